@@ -1,0 +1,74 @@
+"""The ``newsclf`` command: a thin click group over the library.
+
+Subcommands live in modules of this package and are imported only when run,
+so ``newsclf --help`` does not pay for TensorFlow. Errors a user can cause end
+as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from newsclf.errors import NewsclfError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, attribute), help shown in `newsclf --help`
+    "train": ("newsclf.cli.train", "train"),
+    "evaluate": ("newsclf.cli.train", "evaluate"),
+    "db": ("newsclf.cli.db", "db"),
+    "enqueue": ("newsclf.cli.jobs", "enqueue"),
+    "worker": ("newsclf.cli.jobs", "worker"),
+    "status": ("newsclf.cli.jobs", "status"),
+    "results": ("newsclf.cli.jobs", "results"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsclf")
+def cli() -> None:
+    """Label news articles by topic, with probabilities, in a SQL database.
+
+    \b
+    Example:
+      newsclf run feed.csv            # train if needed, label, summarize (SQLite)
+      newsclf enqueue feed.rss --wait # distributed mode: Redis + workers
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI and turn user errors into one line and an exit code."""
+    from newsclf.cli.errors import translate
+
+    try:
+        return cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the boundary where errors become one line
+        error = translate(exc)
+        if error is None:
+            raise
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)

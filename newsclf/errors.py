@@ -1,0 +1,29 @@
+"""Errors a user can cause. The CLI prints them as one line and exits non-zero."""
+
+from __future__ import annotations
+
+
+class NewsclfError(Exception):
+    """Base of every error the CLI reports as one line (message, then the fix)."""
+
+    exit_code = 1
+
+
+class InputError(NewsclfError):
+    """A file or argument the user gave cannot be used."""
+
+    exit_code = 2
+
+
+class ArtifactError(NewsclfError):
+    """A model artifact is missing, incomplete or tampered with."""
+
+
+class NoModelError(NewsclfError):
+    """No model is registered or active yet."""
+
+
+class ServiceUnavailable(NewsclfError):
+    """PostgreSQL or Redis cannot be reached."""
+
+    exit_code = 3

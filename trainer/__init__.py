@@ -1,0 +1,1 @@
+"""Training, the artifact format and the Predictor shared with the workers."""

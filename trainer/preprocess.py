@@ -1,0 +1,109 @@
+"""Text preprocessing shared by the trainer and the workers: one function, one home.
+
+The tutorial lower-cases, strips NLTK's English stop words and lets Keras's old
+``Tokenizer`` split on whitespace after removing punctuation. This module does
+the same without NLTK's downloader (the 179-word list ships in
+``resources/stopwords_english.txt``) and without the removed Tokenizer::
+
+    tokens = tokenize("The markets fell, and shares were down.")
+    vocab = Vocabulary.fit([tokens], size=5000)
+    ids = vocab.encode(tokens, max_length=200)
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+PAD_ID = 0
+"""Index of padding; never a word."""
+
+OOV_ID = 1
+"""Index of the out-of-vocabulary token."""
+
+DEFAULT_OOV_TOKEN = "<OOV>"
+"""The tutorial's OOV token."""
+
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n\r'
+"""Characters the tutorial's Keras Tokenizer turned into spaces (apostrophes stay)."""
+
+_TRANSLATE = str.maketrans({c: " " for c in KERAS_FILTERS})
+
+
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """NLTK's English stop words (179), shipped with the package."""
+    text = resources.files("trainer").joinpath("resources/stopwords_english.txt").read_text("utf-8")
+    return frozenset(w for w in text.split() if w)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, turn punctuation into spaces, split, trim quotes, drop stop words."""
+    stops = stop_words()
+    words = (w.strip("'") for w in text.lower().translate(_TRANSLATE).split())
+    return [w for w in words if w and w not in stops]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Word -> id: 0 is padding, 1 is OOV, then the most frequent training words."""
+
+    words: tuple[str, ...]
+    oov_token: str = DEFAULT_OOV_TOKEN
+
+    @classmethod
+    def fit(
+        cls, token_lists: Iterable[Sequence[str]], size: int, oov_token: str = DEFAULT_OOV_TOKEN
+    ) -> Vocabulary:
+        """The ``size`` most frequent words (ties broken by first appearance, as Keras did).
+
+        ``size`` counts the padding and OOV slots, as the tutorial's ``num_words``
+        counted its index 0 and OOV: ids stay below ``size``.
+        """
+        counts: collections.Counter[str] = collections.Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])  # stable: first seen wins ties
+        return cls(words=tuple(w for w, _ in ranked[: max(size - 2, 0)]), oov_token=oov_token)
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        return {w: i + 2 for i, w in enumerate(self.words)}
+
+    @property
+    def size(self) -> int:
+        """Number of ids, padding and OOV included: the embedding's input dimension."""
+        return len(self.words) + 2
+
+    def encode(self, tokens: Sequence[str], max_length: int, truncating: str = "post") -> np.ndarray:
+        """Token ids, cut to ``max_length`` (``post`` keeps the start), not padded."""
+        index = self.index
+        if len(tokens) > max_length:
+            tokens = tokens[:max_length] if truncating == "post" else tokens[-max_length:]
+        return np.fromiter((index.get(t, OOV_ID) for t in tokens), dtype=np.int32, count=len(tokens))
+
+    def to_json(self) -> dict[str, object]:
+        return {"oov_token": self.oov_token, "pad_id": PAD_ID, "oov_id": OOV_ID, "words": list(self.words)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Vocabulary:
+        words = data["words"]
+        assert isinstance(words, list)
+        return cls(words=tuple(str(w) for w in words), oov_token=str(data.get("oov_token", DEFAULT_OOV_TOKEN)))
+
+
+def pad(sequences: Sequence[np.ndarray], length: int, padding: str = "post") -> np.ndarray:
+    """Stack id sequences into a ``(n, length)`` int32 matrix padded with ``PAD_ID``."""
+    out = np.zeros((len(sequences), length), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        seq = seq[:length]
+        if padding == "post":
+            out[row, : len(seq)] = seq
+        else:
+            out[row, length - len(seq) :] = seq
+    return out
