@@ -1,0 +1,69 @@
+"""``newsclf db``: create and inspect the database schema (Alembic, packaged)."""
+
+from __future__ import annotations
+
+import click
+
+DATABASE_URL_HELP = "SQLAlchemy URL of the database (default: NEWSCLF_DATABASE_URL)"
+
+
+def _url(url: str | None) -> str:
+    if url:
+        return url
+    from newsclf.settings import get_settings
+
+    return get_settings().database_url
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group()
+def db() -> None:
+    """Create and inspect the database schema.
+
+    \b
+    Example:
+      newsclf db upgrade                       # the database of NEWSCLF_DATABASE_URL
+      newsclf db upgrade --database-url postgresql://app@127.0.0.1/newsclf
+      newsclf db current
+    """
+
+
+@db.command()
+@click.option("--database-url", "url", metavar="URL", help=DATABASE_URL_HELP)
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to reach")
+def upgrade(url: str | None, revision: str) -> None:
+    """Migrate the database to the newest schema (creates the tables; safe to rerun).
+
+    \b
+    Example:
+      NEWSCLF_DATABASE_URL=postgresql://postgres@127.0.0.1/newsclf newsclf db upgrade
+    """
+    from schema.db import current_revision
+    from schema.db import upgrade as run_upgrade
+
+    url = _url(url)
+    run_upgrade(url, revision)
+    click.echo(f"{_masked(url)}: at revision {current_revision(url)}")
+
+
+@db.command()
+@click.option("--database-url", "url", metavar="URL", help=DATABASE_URL_HELP)
+def current(url: str | None) -> None:
+    """Print the schema revision the database is at, and the newest one known.
+
+    \b
+    Example:
+      newsclf db current --database-url sqlite:///newsclf.db
+    """
+    from schema.db import current_revision, head_revision
+
+    url = _url(url)
+    at, head = current_revision(url), head_revision()
+    state = "up to date" if at == head else "run `newsclf db upgrade`"
+    at_text = at or "none (empty database)"
+    click.echo(f"{_masked(url)}: at revision {at_text}; head {head} ({state})")

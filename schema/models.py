@@ -1,0 +1,176 @@
+"""The tables of newsclf as SQLAlchemy 2 typed models.
+
+Alembic owns the schema (``schema/migrations``); these models mirror it and a
+test checks that they agree. They work on PostgreSQL and SQLite::
+
+    from schema.models import Article, Prediction
+    session.scalars(select(Prediction).where(Prediction.confidence < 0.6))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names fixed by convention, so migrations can refer to them."""
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+"""Every value ``jobs.status`` may take."""
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+"""64-bit ids on PostgreSQL; INTEGER on SQLite, which makes them rowid aliases."""
+
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+"""JSON everywhere, JSONB on PostgreSQL (``->>`` works on both)."""
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Article(Base):
+    """One article, stored once whatever feeds it came from (unique content hash)."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(String)
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String, index=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, index=True)
+    ingested_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    """Deliveries of this article to a worker (poison detection)."""
+    failed_reason: Mapped[str | None] = mapped_column(Text)
+    """Set when workers gave up on the article."""
+    failed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class Job(Base):
+    """One enqueue of one or more feeds."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="status"
+        ),
+        Index("ix_jobs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str | None] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    new: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    duplicate: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    rejected: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    labeled: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
+    model_version: Mapped[str | None] = mapped_column(String)
+    """The version active when the job was enqueued."""
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    """Rejected rows (line, reason) and notes; capped at ``store.REPORT_MAX_ENTRIES``."""
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class JobArticle(Base):
+    """Which articles a job holds, and on which input line each was."""
+
+    __tablename__ = "job_articles"
+
+    job_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    line: Mapped[int | None] = mapped_column(Integer)
+
+
+class ModelVersion(Base):
+    """The model registry: one row per trained artifact; at most one is active."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        # At most one active version, enforced by the database.
+        Index(
+            "uq_model_versions_active",
+            "is_active",
+            unique=True,
+            postgresql_where=sql_text("is_active"),
+            sqlite_where=sql_text("is_active"),
+        ),
+    )
+
+    version: Mapped[str] = mapped_column(String, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    labels: Mapped[list[str]] = mapped_column(JsonDoc)
+    """Class names in the model's output order."""
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    data_sha256: Mapped[str | None] = mapped_column(String(64))
+    parent_version: Mapped[str | None] = mapped_column(String)
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_text("false")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class Prediction(Base):
+    """One model version's label for one article, with every class probability."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        # Also serves article -> predictions lookups and version disagreement self-joins.
+        UniqueConstraint("article_id", "model_version"),
+        # Label counts per version (joined to articles for day and source).
+        Index("ix_predictions_version_label", "model_version", "label"),
+        # Low-confidence review.
+        Index("ix_predictions_version_confidence", "model_version", "confidence"),
+        Index("ix_predictions_batch_id", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(BigId, ForeignKey("articles.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String, ForeignKey("model_versions.version"))
+    label: Mapped[str] = mapped_column(String)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[dict[str, float]] = mapped_column(JsonDoc)
+    """``{label: probability}`` for every class of the model."""
+    batch_id: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())

@@ -1,0 +1,295 @@
+"""Reading and writing the newsclf tables: plain functions taking ``session=``.
+
+Writes are bulk and idempotent (``INSERT ... ON CONFLICT DO NOTHING`` on
+PostgreSQL and SQLite), so a redelivered task or a re-enqueued feed changes
+nothing. Every value travels as a bound parameter::
+
+    with sessions.begin() as session:
+        ids = upsert_articles(session, [{"text": "...", "source": "bbc"}])
+        job = create_job(session, source="bbc", model_version="v1")
+        add_job_articles(session, job.id, [(article_id, 2) for article_id, _ in ids])
+        insert_predictions(session, [{"article_id": 1, "model_version": "v1", ...}])
+        finish_jobs_if_done(session, [job.id])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from schema.models import Article, Job, JobArticle, ModelVersion, Prediction
+from schema.views import refresh_article_labels_view
+
+ARTICLE_CHUNK = 500
+"""Articles per INSERT statement (7 columns: far under SQLite's 32,766 parameters)."""
+
+PREDICTION_CHUNK = 4000
+"""Predictions per INSERT statement; a worker batch is far smaller, so one statement."""
+
+REPORT_MAX_ENTRIES = 1000
+"""Most rejected rows and most notes kept in a job's report."""
+
+ARTICLE_FIELDS = (
+    "external_id", "url", "title", "text", "source", "published_at", "content_sha256",
+)  # fmt: skip
+"""Keys ``upsert_articles`` accepts."""
+
+PREDICTION_FIELDS = (
+    "article_id", "model_version", "label", "confidence", "probabilities", "batch_id",
+)  # fmt: skip
+"""Keys ``insert_predictions`` accepts."""
+
+
+def content_sha256(text: str) -> str:
+    """The dedup key of an article: SHA-256 (hex) of its text, NFC-normalized, with
+    every run of whitespace made one space and the ends stripped, in UTF-8. Case and
+    punctuation count: only layout differences make two texts the same article."""
+    normalized = " ".join(unicodedata.normalize("NFC", text).split())
+    return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    """The dialect's INSERT construct, which knows ON CONFLICT."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover
+        raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
+    return insert(model)
+
+
+def _rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows with exactly ``fields`` as keys (missing: None), so one VALUES list fits all."""
+    out = []
+    for row in rows:
+        unknown = set(row) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)}; expected some of {list(fields)}")
+        out.append({f: row.get(f) for f in fields})
+    return out
+
+
+def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, bool]]:
+    """Store articles once each; ``(article_id, is_new)`` per input row, in order.
+
+    A row whose text is already stored (same ``content_sha256``, computed here
+    when missing), in the table or earlier in ``rows``, is not new. Two
+    statements per ``ARTICLE_CHUNK`` rows: an insert that skips conflicts and
+    returns the new ids, and a select of the ids that were already there.
+    """
+    rows = _rows(rows, ARTICLE_FIELDS)
+    for row in rows:
+        if row["content_sha256"] is None:
+            row["content_sha256"] = content_sha256(row["text"])
+    ids: dict[str, int] = {}
+    result: list[tuple[int, bool]] = []
+    for start in range(0, len(rows), ARTICLE_CHUNK):
+        chunk = rows[start : start + ARTICLE_CHUNK]
+        fresh: dict[str, dict[str, Any]] = {}
+        for row in chunk:
+            if row["content_sha256"] not in ids:
+                fresh.setdefault(row["content_sha256"], row)
+        new: set[str] = set()
+        if fresh:
+            stmt = (
+                _insert(session, Article)
+                .values(list(fresh.values()))
+                .on_conflict_do_nothing(index_elements=["content_sha256"])
+                .returning(Article.id, Article.content_sha256)
+            )
+            for article_id, sha in session.execute(stmt):
+                ids[sha] = article_id
+                new.add(sha)
+        missing = [sha for sha in fresh if sha not in new]
+        if missing:
+            query = select(Article.content_sha256, Article.id).where(
+                Article.content_sha256.in_(missing)
+            )
+            ids.update({sha: article_id for sha, article_id in session.execute(query)})
+        for row in chunk:
+            sha = row["content_sha256"]
+            is_new = sha in new
+            new.discard(sha)  # a repeat later in the input is a duplicate
+            result.append((ids[sha], is_new))
+    return result
+
+
+def create_job(session: Session, *, source: str | None, model_version: str | None = None) -> Job:
+    """A new ``queued`` job (flushed, so its id is known)."""
+    job = Job(source=source, model_version=model_version, status="queued")
+    session.add(job)
+    session.flush()
+    return job
+
+
+def add_job_articles(
+    session: Session, job_id: int, pairs: Sequence[tuple[int, int | None]]
+) -> None:
+    """Attach ``(article_id, line)`` pairs to a job; pairs already there are kept as they are."""
+    if not pairs:
+        return
+    seen: dict[int, int | None] = {}
+    for article_id, line in pairs:
+        seen.setdefault(article_id, line)  # a feed may repeat an article: keep its first line
+    values = [{"job_id": job_id, "article_id": a, "line": line} for a, line in seen.items()]
+    for start in range(0, len(values), ARTICLE_CHUNK):
+        stmt = _insert(session, JobArticle).values(values[start : start + ARTICLE_CHUNK])
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_id", "article_id"]))
+
+
+def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store predictions in one statement (per ``PREDICTION_CHUNK`` rows); rows whose
+    (article, model version) is already there are skipped. Returns how many were new."""
+    values = _rows(rows, PREDICTION_FIELDS)
+    inserted = 0
+    for start in range(0, len(values), PREDICTION_CHUNK):
+        stmt = (
+            _insert(session, Prediction)
+            .values(values[start : start + PREDICTION_CHUNK])
+            .on_conflict_do_nothing(index_elements=["article_id", "model_version"])
+            .returning(Prediction.id)
+        )
+        inserted += len(session.execute(stmt).all())
+    return inserted
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a job stands, counted from its articles."""
+
+    job_id: int
+    total: int
+    labeled: int
+    """Articles with a prediction (by any model version)."""
+    failed: int
+    """Articles given up on (``failed_reason`` set) and not labeled."""
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.labeled - self.failed
+
+
+def job_progress(session: Session, job_ids: Sequence[int]) -> dict[int, Progress]:
+    """Progress of each job in ``job_ids`` (a job with no articles: all zeros).
+
+    One aggregate query: the job_articles primary key finds a job's articles and
+    the (article_id, model_version) unique index answers "has a prediction"."""
+    ids = list(dict.fromkeys(job_ids))
+    progress = {job_id: Progress(job_id, 0, 0, 0) for job_id in ids}
+    if not ids:
+        return progress
+    labeled = exists().where(Prediction.article_id == JobArticle.article_id)
+    query = (
+        select(
+            JobArticle.job_id,
+            func.count(),
+            func.sum(case((labeled, 1), else_=0)),
+            func.sum(case((and_(~labeled, Article.failed_reason.is_not(None)), 1), else_=0)),
+        )
+        .join(Article, Article.id == JobArticle.article_id)
+        .where(JobArticle.job_id.in_(ids))
+        .group_by(JobArticle.job_id)
+    )
+    for job_id, total, n_labeled, n_failed in session.execute(query):
+        progress[job_id] = Progress(job_id, int(total), int(n_labeled or 0), int(n_failed or 0))
+    return progress
+
+
+def finish_jobs_if_done(session: Session, job_ids: Sequence[int]) -> list[int]:
+    """Mark ``done`` (with labeled/failed counts and finished_at) each job of
+    ``job_ids`` that is still queued or running and has nothing pending.
+    Returns the ids finished by this call: a job is finished once, even when
+    several workers race to finish it."""
+    finished = []
+    for job_id, p in job_progress(session, job_ids).items():
+        if p.pending:
+            continue
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+            .values(status="done", labeled=p.labeled, failed=p.failed, finished_at=func.now())
+        )
+        if session.execute(stmt).rowcount:
+            finished.append(job_id)
+    return finished
+
+
+def make_job_report(rejected: Iterable[Mapping[str, Any]], notes: Iterable[str]) -> dict[str, Any]:
+    """A job's ``report``: at most ``REPORT_MAX_ENTRIES`` rejected rows and notes,
+    with how many more there were."""
+    report: dict[str, Any] = {"rejected": [], "notes": []}
+    report.update(rejected_omitted=0, notes_omitted=0)
+    for key, items in (("rejected", rejected), ("notes", notes)):
+        for item in items:
+            if len(report[key]) < REPORT_MAX_ENTRIES:
+                report[key].append(dict(item) if key == "rejected" else str(item))
+            else:
+                report[f"{key}_omitted"] += 1
+    return report
+
+
+def register_model_version(
+    session: Session,
+    *,
+    version: str,
+    sha256: str,
+    path: str,
+    labels: Sequence[str],
+    metrics: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    accuracy: float | None,
+    data_sha256: str | None,
+    parent_version: str | None = None,
+    activate: bool = True,
+) -> ModelVersion:
+    """Record a trained artifact in the registry; when ``activate``, make it the
+    only active version and rebuild the ``article_labels`` view for its labels."""
+    model = ModelVersion(
+        version=version,
+        sha256=sha256,
+        path=str(path),
+        labels=list(labels),
+        metrics=dict(metrics) if metrics is not None else None,
+        config=dict(config) if config is not None else None,
+        accuracy=accuracy,
+        data_sha256=data_sha256,
+        parent_version=parent_version,
+        is_active=False,
+    )
+    session.add(model)
+    session.flush()
+    if activate:
+        activate_model_version(session, version)
+    return model
+
+
+def activate_model_version(session: Session, version: str) -> ModelVersion:
+    """Make ``version`` the only active model and rebuild the view for its labels."""
+    model = session.get(ModelVersion, version)
+    if model is None:
+        raise LookupError(f"no model version {version!r}")
+    # Deactivate first: a partial unique index allows one active row at a time.
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.is_active.is_(True), ModelVersion.version != version)
+        .values(is_active=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    model.is_active = True
+    session.flush()
+    refresh_article_labels_view(session.connection(), model.labels)
+    return model
+
+
+def active_model_version(session: Session) -> ModelVersion | None:
+    """The active model version, if any."""
+    return session.scalars(select(ModelVersion).where(ModelVersion.is_active.is_(True))).first()

@@ -1,0 +1,1 @@
+"""Celery workers, batching and feed ingestion for newsclf."""
