@@ -52,6 +52,10 @@ JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
 Timestamp = DateTime(timezone=True)
 
+SOURCE_MAX_CHARS = 500
+"""Longest ``articles.source``: it is indexed, and a PostgreSQL B-tree entry must fit
+in about 2.7 kB. Longer names are refused, not cut (``store.upsert_articles``)."""
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -67,7 +71,7 @@ class Article(Base):
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(String, index=True)
+    source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_CHARS), index=True)
     published_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, index=True)
     ingested_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
     content_sha256: Mapped[str] = mapped_column(String(64), unique=True)

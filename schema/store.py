@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from schema.models import Article, Job, JobArticle, ModelVersion, Prediction
+from schema.models import SOURCE_MAX_CHARS, Article, Job, JobArticle, ModelVersion, Prediction
 from schema.views import refresh_article_labels_view
 
 ARTICLE_CHUNK = 500
@@ -80,6 +80,7 @@ def _rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[dict
 def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, bool]]:
     """Store articles once each; ``(article_id, is_new)`` per input row, in order.
 
+    ``source`` may hold at most ``SOURCE_MAX_CHARS`` characters (ValueError).
     A row whose text is already stored (same ``content_sha256``, computed here
     when missing), in the table or earlier in ``rows``, is not new. Two
     statements per ``ARTICLE_CHUNK`` rows: an insert that skips conflicts and
@@ -87,6 +88,8 @@ def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
     """
     rows = _rows(rows, ARTICLE_FIELDS)
     for row in rows:
+        if row["source"] is not None and len(row["source"]) > SOURCE_MAX_CHARS:
+            raise ValueError(f"article source longer than {SOURCE_MAX_CHARS} characters")
         if row["content_sha256"] is None:
             row["content_sha256"] = content_sha256(row["text"])
     ids: dict[str, int] = {}

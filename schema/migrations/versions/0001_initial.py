@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=True),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("source", sa.String(), nullable=True),
+        sa.Column("source", sa.String(500), nullable=True),
         sa.Column("published_at", Timestamp, nullable=True),
         sa.Column("ingested_at", Timestamp, server_default=sa.func.now(), nullable=False),
         sa.Column("content_sha256", sa.String(64), nullable=False),
