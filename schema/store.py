@@ -20,17 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import Result, and_, any_, bindparam, case, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from schema.models import SOURCE_MAX_CHARS, Article, Job, JobArticle, ModelVersion, Prediction
 from schema.views import refresh_article_labels_view
 
-ARTICLE_CHUNK = 500
-"""Articles per INSERT statement (7 columns: far under SQLite's 32,766 parameters)."""
-
-PREDICTION_CHUNK = 4000
-"""Predictions per INSERT statement; a worker batch is far smaller, so one statement."""
+ARTICLE_CHUNK = 1000
+"""Articles per INSERT statement (and per SELECT of those already stored)."""
 
 REPORT_MAX_ENTRIES = 1000
 """Most rejected rows and most notes kept in a job's report."""
@@ -54,16 +51,47 @@ def content_sha256(text: str) -> str:
     return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _insert(session: Session, model: type[Any]) -> Any:
-    """The dialect's INSERT construct, which knows ON CONFLICT."""
+def _insert_new(
+    session: Session,
+    model: type[Any],
+    rows: list[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[Any] = (),
+) -> Result[Any]:
+    """INSERT ``rows`` (same keys each), skipping those that clash on ``conflict``.
+
+    PostgreSQL: one ``INSERT ... SELECT FROM unnest(one array per column)``, a
+    short statement whatever the row count, which psycopg parses once and
+    prepares. SQLite: a multi-row INSERT per ``insertmanyvalues_page_size`` rows,
+    compiled once and cached. Every value is a bound parameter either way."""
+    table = model.__table__
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import ARRAY, insert
+
+        columns = list(rows[0])
+        arrays = [bindparam(f"a_{c}", type_=ARRAY(table.c[c].type)) for c in columns]
+        source = select(func.unnest(*arrays).table_valued(*columns).render_derived())
+        stmt = insert(table).from_select(columns, source)
+        params: Any = {f"a_{c}": [row[c] for row in rows] for c in columns}
     elif name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
+
+        stmt, params = insert(table), rows
     else:  # pragma: no cover
         raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
-    return insert(model)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return session.execute(stmt.returning(*returning) if returning else stmt, params)
+
+
+def _one_of(session: Session, column: Any, values: list[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter however many."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam("values", values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
@@ -102,19 +130,20 @@ def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
                 fresh.setdefault(row["content_sha256"], row)
         new: set[str] = set()
         if fresh:
-            stmt = (
-                _insert(session, Article)
-                .values(list(fresh.values()))
-                .on_conflict_do_nothing(index_elements=["content_sha256"])
-                .returning(Article.id, Article.content_sha256)
+            inserted = _insert_new(
+                session,
+                Article,
+                list(fresh.values()),
+                conflict=["content_sha256"],
+                returning=[Article.id, Article.content_sha256],
             )
-            for article_id, sha in session.execute(stmt):
+            for article_id, sha in inserted:
                 ids[sha] = article_id
                 new.add(sha)
         missing = [sha for sha in fresh if sha not in new]
         if missing:
             query = select(Article.content_sha256, Article.id).where(
-                Article.content_sha256.in_(missing)
+                _one_of(session, Article.content_sha256, missing)
             )
             ids.update({sha: article_id for sha, article_id in session.execute(query)})
         for row in chunk:
@@ -143,25 +172,23 @@ def add_job_articles(
     for article_id, line in pairs:
         seen.setdefault(article_id, line)  # a feed may repeat an article: keep its first line
     values = [{"job_id": job_id, "article_id": a, "line": line} for a, line in seen.items()]
-    for start in range(0, len(values), ARTICLE_CHUNK):
-        stmt = _insert(session, JobArticle).values(values[start : start + ARTICLE_CHUNK])
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_id", "article_id"]))
+    _insert_new(session, JobArticle, values, conflict=["job_id", "article_id"])
 
 
 def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Store predictions in one statement (per ``PREDICTION_CHUNK`` rows); rows whose
-    (article, model version) is already there are skipped. Returns how many were new."""
+    """Store predictions in one INSERT statement; rows whose (article, model version)
+    is already there are skipped. Returns how many were new."""
     values = _rows(rows, PREDICTION_FIELDS)
-    inserted = 0
-    for start in range(0, len(values), PREDICTION_CHUNK):
-        stmt = (
-            _insert(session, Prediction)
-            .values(values[start : start + PREDICTION_CHUNK])
-            .on_conflict_do_nothing(index_elements=["article_id", "model_version"])
-            .returning(Prediction.id)
-        )
-        inserted += len(session.execute(stmt).all())
-    return inserted
+    if not values:
+        return 0
+    inserted = _insert_new(
+        session,
+        Prediction,
+        values,
+        conflict=["article_id", "model_version"],
+        returning=[Prediction.id],
+    )
+    return len(inserted.all())
 
 
 @dataclass(frozen=True)

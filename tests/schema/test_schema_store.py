@@ -99,6 +99,15 @@ def test_a_redelivered_prediction_batch_inserts_nothing(
         assert stored.probabilities == PROBS and stored.label == "business"
 
 
+def test_a_batch_holding_the_same_prediction_twice_stores_it_once(
+    sessions: sessionmaker[Session], add_model, prediction
+) -> None:
+    with sessions.begin() as session:
+        add_model(session, "v1")
+        [(aid, _)] = upsert_articles(session, [{"text": "x"}])
+        assert insert_predictions(session, [prediction(aid, "v1", PROBS)] * 2) == 1
+
+
 def test_a_prediction_for_an_unknown_model_version_is_refused(
     sessions: sessionmaker[Session], prediction
 ) -> None:
