@@ -18,9 +18,20 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Result, and_, any_, bindparam, case, exists, func, select, update
+from sqlalchemy import (
+    CursorResult,
+    Result,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from schema.models import SOURCE_MAX_CHARS, Article, Job, JobArticle, ModelVersion, Prediction
@@ -67,18 +78,20 @@ def _insert_new(
     compiled once and cached. Every value is a bound parameter either way."""
     table = model.__table__
     name = session.get_bind().dialect.name
+    stmt: Any
+    params: Any
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY, insert
+        from sqlalchemy.dialects import postgresql
 
         columns = list(rows[0])
-        arrays = [bindparam(f"a_{c}", type_=ARRAY(table.c[c].type)) for c in columns]
+        arrays = [bindparam(f"a_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
         source = select(func.unnest(*arrays).table_valued(*columns).render_derived())
-        stmt = insert(table).from_select(columns, source)
-        params: Any = {f"a_{c}": [row[c] for row in rows] for c in columns}
+        stmt = postgresql.insert(table).from_select(columns, source)
+        params = {f"a_{c}": [row[c] for row in rows] for c in columns}
     elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import sqlite
 
-        stmt, params = insert(table), rows
+        stmt, params = sqlite.insert(table), rows
     else:  # pragma: no cover
         raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
@@ -137,9 +150,9 @@ def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
                 conflict=["content_sha256"],
                 returning=[Article.id, Article.content_sha256],
             )
-            for article_id, sha in inserted:
-                ids[sha] = article_id
-                new.add(sha)
+            for stored in inserted:
+                ids[stored.content_sha256] = stored.id
+                new.add(stored.content_sha256)
         missing = [sha for sha in fresh if sha not in new]
         if missing:
             query = select(Article.content_sha256, Article.id).where(
@@ -247,7 +260,7 @@ def finish_jobs_if_done(session: Session, job_ids: Sequence[int]) -> list[int]:
             .where(Job.id == job_id, Job.status.in_(("queued", "running")))
             .values(status="done", labeled=p.labeled, failed=p.failed, finished_at=func.now())
         )
-        if session.execute(stmt).rowcount:
+        if cast(CursorResult[Any], session.execute(stmt)).rowcount:
             finished.append(job_id)
     return finished
 
@@ -257,12 +270,16 @@ def make_job_report(rejected: Iterable[Mapping[str, Any]], notes: Iterable[str])
     with how many more there were."""
     report: dict[str, Any] = {"rejected": [], "notes": []}
     report.update(rejected_omitted=0, notes_omitted=0)
-    for key, items in (("rejected", rejected), ("notes", notes)):
-        for item in items:
-            if len(report[key]) < REPORT_MAX_ENTRIES:
-                report[key].append(dict(item) if key == "rejected" else str(item))
-            else:
-                report[f"{key}_omitted"] += 1
+    for row in rejected:
+        if len(report["rejected"]) < REPORT_MAX_ENTRIES:
+            report["rejected"].append(dict(row))
+        else:
+            report["rejected_omitted"] += 1
+    for note in notes:
+        if len(report["notes"]) < REPORT_MAX_ENTRIES:
+            report["notes"].append(str(note))
+        else:
+            report["notes_omitted"] += 1
     return report
 
 

@@ -26,6 +26,7 @@ be read leaves ``published_at`` None, with a note; naive dates are UTC.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import email.utils
@@ -535,8 +536,8 @@ def _entry_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if parsed:
         try:
-            published = dt.datetime(*parsed[:6], tzinfo=dt.UTC)
-        except (TypeError, ValueError):
+            published = dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
             pass
     return {"text": text, "title": title, "id": entry.get("id"), "link": entry.get("link"),
             "published": published}  # fmt: skip

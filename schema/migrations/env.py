@@ -7,6 +7,8 @@ settings) is used. SQLite gets batch mode, so later ALTERs work there too.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -16,7 +18,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _url() -> object:
+def _url() -> Any:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if url:
         return url
@@ -49,7 +51,7 @@ def run_migrations_online() -> None:
         return
     from schema.db import make_engine
 
-    engine = make_engine(_url())  # type: ignore[arg-type]
+    engine = make_engine(_url())
     try:
         with engine.begin() as conn:
             _run(conn)
