@@ -41,17 +41,42 @@ class Settings(BaseSettings):
     task_chunk: int = Field(64, ge=1, description="article ids per Celery message at enqueue")
     tf_threads: int = Field(0, ge=0, description="TensorFlow intra-op threads (0: one per core)")
 
-    low_confidence: float = Field(0.6, ge=0, le=1, description="confidence under which review lists an article")
+    low_confidence: float = Field(
+        0.6, ge=0, le=1, description="confidence under which review lists an article"
+    )
     max_text_chars: int = Field(100_000, ge=1, description="longest text accepted at enqueue")
-    long_text: str = Field("truncate", pattern="^(truncate|reject)$", description="what to do with longer texts")
-    max_attempts: int = Field(3, ge=1, description="deliveries of an article before it is marked failed")
-    visibility_timeout_s: int = Field(120, ge=1, description="seconds before Redis redelivers an unacked message")
+    long_text: str = Field(
+        "truncate", pattern="^(truncate|reject)$", description="what to do with longer texts"
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="deliveries of an article before it is marked failed"
+    )
+    visibility_timeout_s: int = Field(
+        120, ge=1, description="seconds before Redis redelivers an unacked message"
+    )
 
-    reload_interval_s: float = Field(5.0, ge=0, description="how often workers check the active model")
+    text_hook: str = Field(
+        "", description="'module:function' applied to each text before the model (empty: none)"
+    )
+
+    reload_interval_s: float = Field(
+        5.0, ge=0, description="how often workers check the active model"
+    )
     retrain_every_s: float = Field(0, ge=0, description="beat interval for retraining (0: off)")
-    retrain_crontab: str = Field("", description="crontab 'm h dom mon dow' for retraining (empty: off)")
-    promotion_tolerance: float = Field(0.005, ge=0, description="accuracy a challenger may lose and still be promoted")
+    retrain_crontab: str = Field(
+        "", description="crontab 'm h dom mon dow' for retraining (empty: off)"
+    )
+    promotion_tolerance: float = Field(
+        0.005, ge=0, description="accuracy a challenger may lose and still be promoted"
+    )
     reconcile_every_s: float = Field(60.0, ge=0, description="beat interval for reconcile (0: off)")
+
+    @field_validator("retrain_crontab")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        if value.strip() and len(value.split()) != 5:
+            raise ValueError("retrain_crontab needs 5 fields: minute hour day-of-month month day-of-week")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -59,7 +84,7 @@ class Settings(BaseSettings):
         """A plain postgresql:// URL means the psycopg 3 driver the project installs."""
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
 
 

@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("newsclf.cli.jobs", "worker"),
     "status": ("newsclf.cli.jobs", "status"),
     "results": ("newsclf.cli.jobs", "results"),
+    "models": ("newsclf.cli.models", "models"),
+    "run": ("newsclf.cli.run", "run"),
+    "reconcile": ("newsclf.cli.jobs", "reconcile"),
+    "beat": ("newsclf.cli.jobs", "beat"),
 }
 
 

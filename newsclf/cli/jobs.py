@@ -1,0 +1,331 @@
+"""Distributed-mode commands: enqueue feeds, run workers, watch jobs, export results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from newsclf.cli.context import echo_json, sessions, settings
+
+
+@click.command()
+@click.argument("feeds", nargs=-1, required=True)
+@click.option(
+    "--source", "source_name", help="Name stored with the articles (default: the file names)."
+)
+@click.option(
+    "--wait", is_flag=True, help="Block until every article is labeled, then print the summary."
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=0,
+    help="With --wait: give up after this many seconds (0: never).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="End with one JSON object (job id and counts)."
+)
+def enqueue(
+    feeds: tuple[str, ...], source_name: str | None, wait: bool, timeout: float, as_json: bool
+) -> None:
+    """Store the articles of FEEDS (CSV, JSONL, RSS/Atom files or URLs) and queue them for labeling.
+
+    \b
+    Example:
+      newsclf enqueue news.csv feed.rss --source morning --wait
+    """
+    from worker.app import app
+    from worker.enqueue import enqueue_feeds
+    from worker.publish import CeleryPublisher
+
+    factory = sessions()
+    with click.progressbar(length=0, label="reading", file=sys.stderr, show_pos=True) as bar:
+
+        def progress(report: Any) -> None:
+            bar.label = (
+                f"stored {report.new} new, {report.duplicate} duplicate, {report.rejected} rejected"
+            )
+            bar.render_progress()
+
+        with CeleryPublisher(app) as publisher:
+            report = enqueue_feeds(
+                list(feeds),
+                sessions=factory,
+                publisher=publisher,
+                settings=settings(),
+                source_name=source_name,
+                progress=progress,
+            )
+    for row in report.rejected_rows[:20]:
+        click.echo(f"rejected line {row['line']}: {row['reason']}", err=True)
+    if report.rejected > 20:
+        click.echo(
+            f"... {report.rejected - 20} more rejected rows: see `newsclf status --job {report.job_id}`",
+            err=True,
+        )
+    for note in report.notes[:20]:
+        click.echo(f"note: {note}", err=True)
+    summary: dict[str, Any] = report.as_dict()
+    summary.pop("rejected_rows")
+    if wait:
+        summary.update(wait_for_job(factory, report.job_id, timeout=timeout, quiet=as_json))
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(
+            f"job {report.job_id}: {report.total} rows, {report.new} new, {report.duplicate} duplicate, "
+            f"{report.rejected} rejected, {report.published} queued for model {report.model_version}"
+        )
+        if wait:
+            click.echo(
+                f"job {report.job_id} {summary['status']}: {summary['labeled']} labeled, {summary['failed']} failed"
+            )
+
+
+def wait_for_job(
+    factory: Any, job_id: int, *, timeout: float = 0, quiet: bool = False
+) -> dict[str, Any]:
+    """Poll a job until nothing is pending, with a progress bar; returns its status row."""
+    from schema.store import finish_jobs_if_done
+    from worker.results import jobs_status
+
+    started = time.monotonic()
+
+    def row() -> dict[str, Any]:
+        with factory.begin() as session:
+            finish_jobs_if_done(session, [job_id])
+        with factory() as session:
+            return next(r for r in jobs_status(session, limit=1_000_000) if r["job_id"] == job_id)
+
+    current = row()
+    todo = current["labeled"] + current["failed"] + current["pending"]
+    with click.progressbar(
+        length=todo, label=f"job {job_id}", file=sys.stderr, show_eta=True
+    ) as bar:
+        done = 0
+        while current["pending"] > 0:
+            if timeout and time.monotonic() - started > timeout:
+                from newsclf.errors import NewsclfError
+
+                raise NewsclfError(
+                    f"job {job_id} still has {current['pending']} articles pending after {timeout:.0f}s: "
+                    "are workers running (`newsclf worker`)? `newsclf reconcile` re-queues lost ones"
+                )
+            time.sleep(0.5)
+            current = row()
+            now = current["labeled"] + current["failed"]
+            bar.update(now - done)
+            done = now
+    return current
+
+
+@click.command()
+@click.option(
+    "--queues", "-Q", default="classify,train", show_default=True, help="Queues to consume."
+)
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+@click.option(
+    "--hostname", "-n", default=None, help="Worker name (default: newsclf@HOST with the pid)."
+)
+@click.option(
+    "--beat", is_flag=True, help="Also run the beat scheduler in this process (one per deployment)."
+)
+def worker(queues: str, loglevel: str, hostname: str | None, beat: bool) -> None:
+    """Run a worker: load the active model, label queued articles in padded batches.
+
+    \b
+    Example:
+      NEWSCLF_DATABASE_URL=postgresql://app@db/news newsclf worker
+    Same as: celery -A worker.app worker --pool solo -Q classify,train
+    """
+    import os
+
+    from worker.app import app
+
+    argv = [
+        "worker",
+        "--pool",
+        "solo",
+        "-Q",
+        queues,
+        "--loglevel",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    argv += ["-n", hostname or f"newsclf-{os.getpid()}@%h"]
+    if beat:
+        argv.append("--beat")
+    app.worker_main(argv)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option("--limit", default=10, show_default=True, help="How many recent jobs.")
+@click.option("--job", "job_id", type=int, help="Only this job, with its rejected rows and notes.")
+@click.option("--watch", is_flag=True, help="Refresh every second until interrupted.")
+def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
+    """Show jobs and their progress, queue depth, workers seen and the active model.
+
+    \b
+    Example:
+      newsclf status --watch
+    """
+    factory = sessions()
+    while True:
+        snapshot = _snapshot(factory, limit=limit, job_id=job_id)
+        if as_json:
+            echo_json(snapshot)
+        else:
+            if watch:
+                click.clear()
+            _print_status(snapshot)
+        if not watch:
+            return
+        time.sleep(1.0)
+
+
+def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
+    from schema.models import Job
+    from worker.app import app
+    from worker.publish import queue_depth
+    from worker.results import jobs_status, model_status
+
+    with factory() as session:
+        jobs = jobs_status(session, limit=1_000_000 if job_id else limit)
+        if job_id is not None:
+            jobs = [j for j in jobs if j["job_id"] == job_id]
+            job = session.get(Job, job_id)
+            if job is not None and jobs:
+                jobs[0]["report"] = job.report
+        model = model_status(session)
+    snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}
+    try:
+        snapshot["queue_depth"] = queue_depth(app)
+        replies = app.control.inspect(timeout=0.5).ping() or {}
+        snapshot["workers"] = sorted(replies)
+    except Exception as exc:  # noqa: BLE001 - status still shows the database side
+        snapshot["broker_error"] = str(exc).splitlines()[0]
+    return snapshot
+
+
+def _print_status(s: dict[str, Any]) -> None:
+    model = s["model"]
+    click.echo(
+        f"active model: {model['version']} (accuracy {model['accuracy']})"
+        if model
+        else "active model: none"
+    )
+    if "broker_error" in s:
+        click.echo(f"broker: unreachable ({s['broker_error']})")
+    else:
+        click.echo(
+            f"queue depth: {s['queue_depth']}   workers: {', '.join(s['workers']) or 'none seen'}"
+        )
+    click.echo(
+        f"{'job':>5} {'status':8} {'total':>7} {'new':>7} {'dup':>6} {'rej':>5} {'labeled':>8} {'failed':>6} {'pending':>8}  source"
+    )
+    for j in s["jobs"]:
+        click.echo(
+            f"{j['job_id']:>5} {j['status']:8} {j['total']:>7} {j['new']:>7} {j['duplicate']:>6} {j['rejected']:>5} "
+            f"{j['labeled']:>8} {j['failed']:>6} {j['pending']:>8}  {j['source']}"
+        )
+        for r in (j.get("report") or {}).get("rejected", [])[:50]:
+            click.echo(f"      rejected line {r['line']}: {r['reason']}")
+        for n in (j.get("report") or {}).get("notes", [])[:50]:
+            click.echo(f"      note: {n}")
+
+
+@click.command()
+@click.option("--job", "job_id", type=int, required=True, help="Job id (printed by enqueue).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option(
+    "--output", "-o", type=click.File("w"), default="-", help="File to write (default: stdout)."
+)
+def results(job_id: int, fmt: str, output: Any) -> None:
+    """Export one job's articles with label, confidence and class probabilities.
+
+    \b
+    Example:
+      newsclf results --job 3 --format jsonl > labeled.jsonl
+    """
+    from worker.results import RESULT_FIELDS, job_results, model_status
+
+    factory = sessions()
+    with factory() as session:
+        model = model_status(session)
+        rows = job_results(session, job_id=job_id)
+        if fmt == "jsonl":
+            for row in rows:
+                output.write(json.dumps(row, default=str) + "\n")
+            return
+        writer: Any = None
+        for row in rows:
+            probs = row.pop("probabilities") or {}
+            if writer is None:
+                labels = model["labels"] if model else sorted(probs)
+                fields = [f for f in RESULT_FIELDS if f != "probabilities"] + [
+                    f"p_{k}" for k in labels
+                ]
+                writer = csv.DictWriter(output, fieldnames=fields, extrasaction="ignore")
+                writer.writeheader()
+            row.update({f"p_{k}": v for k, v in probs.items()})
+            writer.writerow(row)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def reconcile(as_json: bool) -> None:
+    """Re-queue every article of an unfinished job that has no label and is not in flight.
+
+    The database is the source of truth: run this after Redis lost messages
+    (beat also runs it every NEWSCLF_RECONCILE_EVERY_S seconds).
+
+    \b
+    Example:
+      newsclf reconcile
+    """
+    from worker.app import app
+    from worker.publish import CeleryPublisher
+    from worker.reconcile import in_flight_ids
+    from worker.reconcile import reconcile as run_reconcile
+
+    factory = sessions()
+    with app.connection_for_read() as conn:
+        in_flight = in_flight_ids(conn.default_channel.client)
+    with CeleryPublisher(app) as publisher:
+        report = run_reconcile(sessions=factory, publisher=publisher, in_flight=in_flight)
+    if as_json:
+        echo_json(report.__dict__)
+    else:
+        click.echo(
+            f"{len(report.jobs)} unfinished jobs; re-queued {report.republished} articles "
+            f"({report.in_flight} in flight); finished jobs {report.finished or 'none'}"
+        )
+
+
+@click.command()
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+@click.option("--schedule-file", default=None, help="Where beat keeps its state (default: in models dir).")
+def beat(loglevel: str, schedule_file: str | None) -> None:
+    """Run the scheduler: periodic reconcile and, when configured, retraining.
+
+    Run exactly one per deployment. Retraining is off unless
+    NEWSCLF_RETRAIN_EVERY_S or NEWSCLF_RETRAIN_CRONTAB is set.
+
+    \b
+    Example:
+      NEWSCLF_RETRAIN_CRONTAB="0 3 * * 1" newsclf beat
+    """
+    from worker.app import app
+
+    path = schedule_file or str(settings().models_dir / "celerybeat-schedule")
+    settings().models_dir.mkdir(parents=True, exist_ok=True)
+    app.Beat(loglevel=loglevel, schedule=path).run()

@@ -1,0 +1,152 @@
+"""``newsclf run``: the single-machine mode (SQLite, in-process workers, no Redis)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newsclf.cli.context import echo_json, sessions, settings
+
+
+@click.command()
+@click.argument("feeds", nargs=-1, required=True)
+@click.option(
+    "--train-data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Labeled CSV/JSONL to train on when no model exists yet (default: NEWSCLF_TRAIN_DATA).",
+)
+@click.option("--source", "source_name", help="Name stored with the articles.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="End with one JSON object (job, counts per label)."
+)
+def run(
+    feeds: tuple[str, ...], train_data: Path | None, source_name: str | None, as_json: bool
+) -> None:
+    """Label FEEDS on this machine: train a model if there is none, label, summarize.
+
+    Uses the database of NEWSCLF_DATABASE_URL (default: the SQLite file
+    newsclf.db here) and in-process workers instead of Redis: the same
+    enqueue, batching and write code as `newsclf enqueue` + `newsclf worker`.
+
+    \b
+    Example:
+      newsclf run feed.csv --train-data ../shared/data/bbc-text.csv
+    """
+    from schema.store import active_model_version
+    from worker.active_model import ActiveModel
+    from worker.batch import Classifier
+    from worker.embedded import EmbeddedQueue
+    from worker.enqueue import enqueue_feeds
+
+    config = settings()
+    factory = sessions(upgrade=True)
+    with factory() as session:
+        has_model = active_model_version(session) is not None
+    if not has_model:
+        _train_first(factory, train_data or config.train_data, quiet=as_json)
+
+    classifier = Classifier(factory, ActiveModel(factory, config), settings=config)
+    with click.progressbar(length=0, label="reading", file=sys.stderr) as bar:
+
+        def progress(report: Any) -> None:
+            bar.label = (
+                f"stored {report.new} new, {report.duplicate} duplicate, {report.rejected} rejected"
+            )
+            bar.render_progress()
+
+        with EmbeddedQueue(classifier, config) as queue:
+            report = enqueue_feeds(
+                list(feeds),
+                sessions=factory,
+                publisher=queue,
+                settings=config,
+                source_name=source_name,
+                progress=progress,
+            )
+            queue.join()
+    summary = _summary(factory, report.job_id, config.low_confidence)
+    summary.update(
+        rejected=report.rejected, duplicate=report.duplicate, new=report.new, total=report.total
+    )
+    for row in report.rejected_rows[:20]:
+        click.echo(f"rejected line {row['line']}: {row['reason']}", err=True)
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(
+        f"\njob {report.job_id}: {report.total} rows, {report.new} new, {report.duplicate} duplicate, "
+        f"{report.rejected} rejected; model {summary['model_version']}"
+    )
+    click.echo(f"\n{'label':16} {'articles':>8}")
+    for label, n in summary["labels"].items():
+        click.echo(f"{label:16} {n:>8}")
+    click.echo(f"{'(failed)':16} {summary['failed']:>8}")
+    click.echo(
+        f"\n{summary['low_confidence']} articles under confidence {config.low_confidence} "
+        "(`newsclf review` lists them)"
+    )
+    click.echo(f"query them: {summary['query_hint']}")
+
+
+def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
+    from trainer.train import train
+
+    from newsclf.registry import register_artifact
+
+    if not quiet:
+        click.echo(f"no model yet: training one on {data} (about a minute and a half)", err=True)
+    result = train(data, progress=None if quiet else lambda line: click.echo(line, err=True))
+    with factory.begin() as session:
+        register_artifact(session, Path(result.path))
+    if not quiet:
+        click.echo(f"trained {result.version}: accuracy {result.metrics['accuracy']:.4f}", err=True)
+
+
+def _summary(factory: Any, job_id: int, low: float) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from schema.models import Article, JobArticle, Prediction
+    from schema.store import active_model_version
+
+    with factory() as session:
+        version = active_model_version(session).version  # type: ignore[union-attr]
+        in_job = select(JobArticle.article_id).where(JobArticle.job_id == job_id)
+        counts = dict(
+            session.execute(
+                select(Prediction.label, func.count())
+                .where(Prediction.model_version == version, Prediction.article_id.in_(in_job))
+                .group_by(Prediction.label)
+                .order_by(func.count().desc())
+            ).all()
+        )
+        low_n = session.scalar(
+            select(func.count())
+            .select_from(Prediction)
+            .where(
+                Prediction.model_version == version,
+                Prediction.article_id.in_(in_job),
+                Prediction.confidence < low,
+            )
+        )
+        failed = session.scalar(
+            select(func.count())
+            .select_from(Article)
+            .where(Article.id.in_(in_job), Article.failed_reason.is_not(None))
+        )
+    url = settings().database_url
+    hint = (
+        f'sqlite3 {url.removeprefix("sqlite:///")} "select label, count(*) from article_labels group by label"'
+        if url.startswith("sqlite:///")
+        else "select * from article_labels"
+    )
+    return {
+        "job_id": job_id,
+        "model_version": version,
+        "labels": counts,
+        "low_confidence": low_n,
+        "failed": failed,
+        "query_hint": hint,
+    }

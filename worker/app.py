@@ -1,0 +1,78 @@
+"""The Celery app: Redis broker, JSON only, late acks, one ``classify`` queue.
+
+Start a worker with ``newsclf worker`` or, equivalently::
+
+    celery -A worker.app worker --pool solo -Q classify,train --loglevel INFO
+
+The solo pool keeps the model in the process that consumes the queue (loaded
+once, reloaded between batches on promotion) and lets TensorFlow use every
+core for one batch at a time; run more worker processes to scale out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.schedules import crontab
+
+from newsclf.settings import Settings, get_settings
+
+CLASSIFY_QUEUE = "classify"
+"""Queue of article-classification tasks (payload: article ids)."""
+
+TRAIN_QUEUE = "train"
+"""Queue of retraining tasks, so training never blocks classification."""
+
+
+def make_app(settings: Settings) -> Celery:
+    """A Celery app configured from ``settings``; connects to nothing until used."""
+    app = Celery("newsclf", broker=settings.broker_url, include=["worker.tasks"])
+    flush_every = max(1, settings.batch_size // settings.task_chunk)
+    app.conf.update(
+        # JSON only: a message can never make a worker unpickle anything.
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_backend=None,
+        task_ignore_result=True,
+        # At-least-once: ack after the batch is written; a dead worker's
+        # messages come back after the visibility timeout. Results are
+        # idempotent (unique per article and model version).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4 * flush_every,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        task_routes={
+            "newsclf.classify": {"queue": CLASSIFY_QUEUE},
+            "newsclf.retrain": {"queue": TRAIN_QUEUE},
+            "newsclf.reconcile": {"queue": CLASSIFY_QUEUE},
+        },
+        task_default_queue=CLASSIFY_QUEUE,
+        # Events on, so Flower and `newsclf status` see workers and tasks.
+        worker_send_task_events=True,
+        task_send_sent_event=False,
+    )
+    app.conf.beat_schedule = beat_schedule(settings)
+    app.conf.newsclf_settings = settings
+    return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Periodic tasks from settings: reconcile, and retraining when configured."""
+    schedule: dict[str, dict[str, Any]] = {}
+    if settings.reconcile_every_s > 0:
+        schedule["reconcile"] = {"task": "newsclf.reconcile", "schedule": settings.reconcile_every_s}
+    if settings.retrain_crontab.strip():
+        minute, hour, day_of_month, month_of_year, day_of_week = settings.retrain_crontab.split()
+        every: Any = crontab(minute, hour, day_of_week, day_of_month, month_of_year)
+        schedule["retrain"] = {"task": "newsclf.retrain", "schedule": every}
+    elif settings.retrain_every_s > 0:
+        schedule["retrain"] = {"task": "newsclf.retrain", "schedule": settings.retrain_every_s}
+    return schedule
+
+
+app = make_app(get_settings())
+"""The module-level app that ``celery -A worker.app`` and ``newsclf worker`` run."""

@@ -1,0 +1,264 @@
+"""Classify a set of article ids in padded batches and store the results.
+
+This is the worker's whole job, as plain Python (no Celery here): the Celery
+task, the embedded ``newsclf run`` queue and the tests all call it::
+
+    classifier = Classifier(sessions, ActiveModel(sessions, settings), settings=settings)
+    outcome = classifier.classify([17, 18, 19], batch_id="b-1")
+
+Per call: claim the articles that still need a prediction from the active
+model (counting one delivery each), run the model over them sorted by length
+in batches of ``batch_size`` padded to each batch's longest text, and write
+each batch's predictions in one upsert. An article that was delivered before
+without result (its worker died, or its batch failed) is a suspect and runs
+alone, so a poison article can only sink itself; after ``max_attempts``
+deliveries it is marked failed with its reason. Lost database connections are
+retried (see ``retry.py``); every write is its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsclf.settings import Settings
+from schema.models import Article, JobArticle, Prediction
+from schema.store import finish_jobs_if_done, insert_predictions
+from worker.active_model import ActiveModel
+from worker.retry import retry_db
+
+log = logging.getLogger("newsclf.worker")
+
+GAVE_UP = (
+    "gave up after {n} deliveries without a result (the worker died or the batch failed each time)"
+)
+
+
+@dataclass
+class Claimed:
+    """An article to classify in this call."""
+
+    id: int
+    text: str
+    attempts: int  # deliveries so far, this one included
+
+
+@dataclass
+class Outcome:
+    """What one ``classify`` call did; logged as one line per model batch."""
+
+    requested: int = 0
+    inserted: int = 0
+    skipped: int = 0  # already labeled by this version, or already failed
+    failed: int = 0
+    version: str = ""
+    batches: list[dict[str, float | int | str]] = field(default_factory=list)
+
+
+class Classifier:
+    """Turns article ids into stored predictions; see the module docstring."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        model: ActiveModel,
+        *,
+        settings: Settings,
+        text_hook: Callable[[str], str] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.model = model
+        self.batch_size = settings.batch_size
+        self.max_attempts = settings.max_attempts
+        self.text_hook = text_hook
+
+    def classify(self, article_ids: Sequence[int], batch_id: str | None = None) -> Outcome:
+        batch_id = batch_id or uuid.uuid4().hex[:12]
+        predictor = self.model.current()  # hot reload happens here, between batches only
+        version = predictor.version
+        ids = sorted(set(int(i) for i in article_ids))
+        outcome = Outcome(requested=len(ids), version=version)
+        if not ids:
+            return outcome
+        claimed, gave_up = retry_db(lambda: self._claim(ids, version), what="claim")
+        outcome.failed += len(gave_up)
+        outcome.skipped = len(ids) - len(claimed) - len(gave_up)
+        fresh = [c for c in claimed if c.attempts == 1]
+        suspects = [c for c in claimed if c.attempts > 1]
+
+        for group in self._length_sorted_groups(predictor, fresh, self.batch_size):
+            self._run_isolating(predictor, group, batch_id, outcome)
+        # Suspects were delivered before and never finished: maybe one of them
+        # kills its worker. Smaller groups each delivery, alone on the last, so
+        # a poison article ends up sinking only itself.
+        for attempts in sorted({c.attempts for c in suspects}):
+            same = [c for c in suspects if c.attempts == attempts]
+            size = (
+                1
+                if attempts >= self.max_attempts
+                else max(1, self.batch_size // 16 ** (attempts - 1))
+            )
+            for group in self._length_sorted_groups(predictor, same, size):
+                self._run_isolating(predictor, group, batch_id, outcome)
+
+        retry_db(lambda: self._finish_jobs(ids), what="finish jobs")
+        return outcome
+
+    # -- steps -------------------------------------------------------------
+
+    def _claim(self, ids: list[int], version: str) -> tuple[list[Claimed], list[int]]:
+        """Articles needing a prediction by ``version``; count this delivery; give up on spent ones."""
+        with self.sessions.begin() as session:
+            labeled = exists().where(
+                Prediction.article_id == Article.id, Prediction.model_version == version
+            )
+            rows = session.execute(
+                select(Article.id, Article.text, Article.attempts)
+                .where(Article.id.in_(ids), Article.failed_reason.is_(None), ~labeled)
+                .order_by(Article.id)
+            ).all()
+            spent = [r.id for r in rows if r.attempts >= self.max_attempts]
+            live = [r for r in rows if r.attempts < self.max_attempts]
+            if spent:
+                self._mark_failed(session, spent, GAVE_UP.format(n=self.max_attempts))
+            if live:
+                session.execute(
+                    update(Article)
+                    .where(Article.id.in_([r.id for r in live]))
+                    .values(attempts=Article.attempts + 1)
+                )
+        return [Claimed(r.id, r.text, r.attempts + 1) for r in live], spent
+
+    def _length_sorted_groups(
+        self, predictor: object, items: list[Claimed], size: int
+    ) -> list[list[Claimed]]:
+        """Batches of ``size``, texts of similar length together, so padding stays short."""
+        if not items:
+            return []
+        try:
+            lengths = [len(s) for s in self._encode(predictor, items)]
+        except Exception:  # noqa: BLE001 - a poison text: keep the order, isolation finds it
+            lengths = [0] * len(items)
+        order = np.argsort(lengths, kind="stable")
+        ranked = [items[i] for i in order]
+        return [ranked[i : i + size] for i in range(0, len(ranked), size)]
+
+    def _encode(self, predictor: object, items: Sequence[Claimed]) -> list[np.ndarray]:
+        texts = [c.text for c in items]
+        if self.text_hook is not None:
+            texts = [self.text_hook(t) for t in texts]
+        return predictor.encode(texts)  # type: ignore[attr-defined, no-any-return]
+
+    def _run_isolating(
+        self, predictor: object, group: list[Claimed], batch_id: str, outcome: Outcome
+    ) -> None:
+        """Classify ``group``; if it fails, halve it until the failing article stands alone."""
+        started = time.perf_counter()
+        try:
+            seqs = self._encode(predictor, group)
+            probs = predictor.predict_encoded(seqs, batch_size=len(group))  # type: ignore[attr-defined]
+        except Exception as exc:  # isolate whatever the model or a text raises
+            self._isolate(predictor, group, batch_id, outcome, exc)
+            return
+        seconds = time.perf_counter() - started
+        rows = self._rows(predictor, group, probs, batch_id)
+        inserted = retry_db(lambda: self._write(rows), what="write predictions")
+        outcome.inserted += inserted
+        padded = predictor.padded_length(max((len(s) for s in seqs), default=1))  # type: ignore[attr-defined]
+        line = {
+            "batch_id": batch_id,
+            "size": len(group),
+            "padded_length": int(padded),
+            "model_version": predictor.version,  # type: ignore[attr-defined]
+            "seconds": round(seconds, 4),
+            "articles_per_s": round(len(group) / seconds, 1) if seconds > 0 else 0.0,
+            "inserted": inserted,
+        }
+        outcome.batches.append(line)
+        log.info("batch %s", " ".join(f"{k}={v}" for k, v in line.items()))
+
+    def _isolate(
+        self,
+        predictor: object,
+        group: list[Claimed],
+        batch_id: str,
+        outcome: Outcome,
+        error: Exception,
+    ) -> None:
+        """``group`` failed: halve it, or retry a lone article until it is out of tries."""
+        if len(group) > 1:
+            half = len(group) // 2
+            self._run_isolating(predictor, group[:half], batch_id, outcome)
+            self._run_isolating(predictor, group[half:], batch_id, outcome)
+        elif group[0].attempts < self.max_attempts:
+            group[0].attempts += 1
+            retry_db(lambda: self._count_delivery(group[0].id), what="count attempt")
+            self._run_isolating(predictor, group, batch_id, outcome)
+        else:
+            retry_db(lambda: self._record_failure(group[0], error), what="record failure")
+            outcome.failed += 1
+
+    @staticmethod
+    def _rows(
+        predictor: object, group: list[Claimed], probs: np.ndarray, batch_id: str
+    ) -> list[dict]:
+        labels: list[str] = predictor.labels  # type: ignore[attr-defined]
+        version: str = predictor.version  # type: ignore[attr-defined]
+        top = probs.argmax(axis=1)
+        return [
+            {
+                "article_id": item.id,
+                "model_version": version,
+                "label": labels[int(k)],
+                "confidence": float(p[k]),
+                "probabilities": {
+                    label: round(float(x), 7) for label, x in zip(labels, p, strict=True)
+                },
+                "batch_id": batch_id,
+            }
+            for item, p, k in zip(group, probs, top, strict=True)
+        ]
+
+    def _write(self, rows: list[dict]) -> int:
+        with self.sessions.begin() as session:
+            return insert_predictions(session, rows)
+
+    def _count_delivery(self, article_id: int) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Article)
+                .where(Article.id == article_id)
+                .values(attempts=Article.attempts + 1)
+            )
+
+    def _record_failure(self, item: Claimed, exc: BaseException) -> None:
+        """The article failed ``max_attempts`` times: mark it failed with the reason."""
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = f"failed {item.attempts} times: {type(exc).__name__}: {message}"[:500]
+        with self.sessions.begin() as session:
+            self._mark_failed(session, [item.id], reason)
+        log.warning("article %s failed: %s", item.id, reason)
+
+    @staticmethod
+    def _mark_failed(session: Session, ids: list[int], reason: str) -> None:
+        session.execute(
+            update(Article)
+            .where(Article.id.in_(ids))
+            .values(failed_reason=reason, failed_at=dt.datetime.now(dt.UTC))
+        )
+
+    def _finish_jobs(self, ids: list[int]) -> None:
+        with self.sessions.begin() as session:
+            job_ids = session.scalars(
+                select(JobArticle.job_id).where(JobArticle.article_id.in_(ids)).distinct()
+            ).all()
+            if job_ids:
+                finish_jobs_if_done(session, list(job_ids))

@@ -1,0 +1,185 @@
+"""Feeds in: store the articles, create a job, publish classification tasks.
+
+The database comes first: rows are stored and committed before their ids are
+published, so whatever Redis loses, ``reconcile`` can rebuild from SQL::
+
+    report = enqueue_feeds(["feed.rss"], sessions=sessions, publisher=publisher, settings=settings)
+    report.job_id
+
+Reading streams (a 100,000-row file is never held whole in memory): rows go
+to the database ``STORE_CHUNK`` at a time, and each stored chunk's ids that
+still need the active model's label go out in messages of ``task_chunk`` ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from newsclf.errors import NoModelError
+from newsclf.settings import Settings
+from schema.models import Article, Job, Prediction
+from schema.store import (
+    active_model_version,
+    add_job_articles,
+    create_job,
+    finish_jobs_if_done,
+    make_job_report,
+    upsert_articles,
+)
+from worker.ingest import FeedRow, Rejected, content_sha256, read_feed
+
+STORE_CHUNK = 500
+"""Rows stored per transaction while reading a feed."""
+
+REPORT_LIMIT = 1000
+"""Most rejected rows and notes kept in memory (and in the job's report)."""
+
+
+class Publisher(Protocol):
+    """Sends lists of article ids to the workers (Celery, or the embedded queue)."""
+
+    def publish(self, article_ids: Sequence[int]) -> None: ...
+
+
+@dataclass
+class EnqueueReport:
+    job_id: int
+    source: str
+    total: int = 0
+    new: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    published: int = 0
+    model_version: str = ""
+    rejected_rows: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _feed_rows(
+    report: EnqueueReport, sources: Sequence[str], settings: Settings
+) -> Iterable[tuple[str, FeedRow]]:
+    """Rows of every source, recording rejections and notes in ``report``."""
+    for source in sources:
+        label = source if len(sources) > 1 else ""
+        for item in read_feed(
+            source, max_text_chars=settings.max_text_chars, long_text=settings.long_text
+        ):
+            if isinstance(item, Rejected):
+                report.rejected += 1
+                report.total += 1
+                if len(report.rejected_rows) < REPORT_LIMIT:
+                    where = f"{label}:{item.line}" if label else item.line
+                    report.rejected_rows.append({"line": where, "reason": item.reason})
+            elif isinstance(item, FeedRow):
+                report.total += 1
+                yield source, item
+            elif len(report.notes) < REPORT_LIMIT:  # a Notice: said, not rejected
+                where = f"line {item.line}: " if item.line is not None else ""
+                report.notes.append(
+                    f"{Path(source).name}: {where}{item.message}"
+                    if label
+                    else f"{where}{item.message}"
+                )
+
+
+def enqueue_feeds(
+    sources: Sequence[str],
+    *,
+    sessions: sessionmaker[Session],
+    publisher: Publisher,
+    settings: Settings,
+    source_name: str | None = None,
+    progress: Callable[[EnqueueReport], None] | None = None,
+) -> EnqueueReport:
+    """Store every good row of ``sources``, create a job, publish what needs labeling."""
+    name = source_name or ", ".join(Path(s).name if "://" not in s else s for s in sources)[:200]
+    with sessions.begin() as session:
+        active = active_model_version(session)
+        if active is None:
+            raise NoModelError("no model yet: train one first with `newsclf train --data FILE`")
+        job = create_job(session, source=name, model_version=active.version)
+        report = EnqueueReport(job_id=job.id, source=name, model_version=active.version)
+
+    chunk: list[tuple[str, FeedRow]] = []
+    for pair in _feed_rows(report, sources, settings):
+        chunk.append(pair)
+        if len(chunk) >= STORE_CHUNK:
+            _store_and_publish(chunk, report, sessions, publisher, settings, name)
+            chunk = []
+            if progress:
+                progress(report)
+    if chunk:
+        _store_and_publish(chunk, report, sessions, publisher, settings, name)
+
+    with sessions.begin() as session:
+        job = session.get_one(Job, report.job_id)
+        job.total, job.new, job.duplicate, job.rejected = (
+            report.total,
+            report.new,
+            report.duplicate,
+            report.rejected,
+        )
+        job.report = make_job_report(report.rejected_rows, report.notes)
+        job.status = "running"
+        finish_jobs_if_done(session, [report.job_id])
+    if progress:
+        progress(report)
+    return report
+
+
+def _store_and_publish(
+    chunk: list[tuple[str, FeedRow]],
+    report: EnqueueReport,
+    sessions: sessionmaker[Session],
+    publisher: Publisher,
+    settings: Settings,
+    name: str,
+) -> None:
+    rows = [
+        {
+            "external_id": row.external_id,
+            "url": row.url,
+            "title": row.title,
+            "text": row.text,
+            "source": name,
+            "published_at": row.published_at,
+            "content_sha256": content_sha256(row.text),
+        }
+        for _, row in chunk
+    ]
+    with sessions.begin() as session:
+        stored = upsert_articles(session, rows)
+        add_job_articles(
+            session,
+            report.job_id,
+            [(aid, row.line) for (aid, _), (_, row) in zip(stored, chunk, strict=True)],
+        )
+        report.new += sum(1 for _, is_new in stored if is_new)
+        report.duplicate += sum(1 for _, is_new in stored if not is_new)
+        todo = _needing_label(session, sorted({aid for aid, _ in stored}), report.model_version)
+    for i in range(0, len(todo), settings.task_chunk):
+        publisher.publish(todo[i : i + settings.task_chunk])
+    report.published += len(todo)
+
+
+def _needing_label(session: Session, ids: list[int], version: str) -> list[int]:
+    """Of ``ids``, those with no prediction by ``version`` that have not failed."""
+    labeled = exists().where(
+        Prediction.article_id == Article.id, Prediction.model_version == version
+    )
+    return list(
+        session.scalars(
+            select(Article.id)
+            .where(Article.id.in_(ids), Article.failed_reason.is_(None), ~labeled)
+            .order_by(Article.id)
+        )
+    )

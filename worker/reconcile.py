@@ -1,0 +1,94 @@
+"""Rebuild the queue from the database: the DB is the source of truth.
+
+For every unfinished job, the articles that have no prediction by the active
+model, have not failed and are not in flight (waiting in Redis or held
+unacked by a worker) are published again. Run by ``newsclf reconcile`` and
+periodically by beat, so a job completes even after Redis lost every message::
+
+    report = reconcile(sessions=sessions, publisher=publisher, in_flight=in_flight_ids(client))
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from schema.models import Article, Job, JobArticle, Prediction
+from schema.store import active_model_version, finish_jobs_if_done
+from worker.app import CLASSIFY_QUEUE
+from worker.enqueue import Publisher
+
+UNACKED_KEY = "unacked"
+"""The hash where kombu's Redis transport keeps delivered, unacked messages."""
+
+
+@dataclass
+class ReconcileReport:
+    jobs: list[int] = field(default_factory=list)
+    republished: int = 0
+    in_flight: int = 0
+    finished: list[int] = field(default_factory=list)
+
+
+def _ids_in_payload(payload: Any) -> Iterator[int]:
+    """Article ids in one kombu message as stored in Redis (JSON, body base64)."""
+    try:
+        message = json.loads(payload)
+        if isinstance(message, list):  # unacked entries: [message, exchange, routing_key]
+            message = message[0]
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)
+        kwargs = args[1] if isinstance(args, list) else args.get("kwargs", {})
+        yield from (int(i) for i in kwargs.get("article_ids", ()))
+    except (ValueError, KeyError, TypeError, IndexError):
+        return
+
+
+def in_flight_ids(client: Any, queue: str = CLASSIFY_QUEUE) -> set[int]:
+    """Article ids of every message waiting in ``queue`` or held unacked by a worker."""
+    ids: set[int] = set()
+    for key in client.scan_iter(match=f"{queue}*"):
+        if client.type(key) in (b"list", "list"):
+            for payload in client.lrange(key, 0, -1):
+                ids.update(_ids_in_payload(payload))
+    for payload in client.hvals(UNACKED_KEY):
+        ids.update(_ids_in_payload(payload))
+    return ids
+
+
+def _missing(session: Session, job_ids: Iterable[int], version: str) -> list[int]:
+    labeled = exists().where(Prediction.article_id == Article.id, Prediction.model_version == version)
+    in_jobs = select(JobArticle.article_id).where(JobArticle.job_id.in_(list(job_ids)))
+    return list(
+        session.scalars(
+            select(Article.id)
+            .where(Article.id.in_(in_jobs), Article.failed_reason.is_(None), ~labeled)
+            .order_by(Article.id)
+        )
+    )
+
+
+def reconcile(
+    *, sessions: sessionmaker[Session], publisher: Publisher, in_flight: set[int], chunk: int = 64
+) -> ReconcileReport:
+    """Re-publish what unfinished jobs still miss; finish the jobs that are done."""
+    report = ReconcileReport(in_flight=len(in_flight))
+    with sessions.begin() as session:
+        open_jobs = list(session.scalars(select(Job.id).where(Job.status.in_(("queued", "running")))))
+        report.finished = finish_jobs_if_done(session, open_jobs) if open_jobs else []
+        report.jobs = [j for j in open_jobs if j not in report.finished]
+        active = active_model_version(session)
+        todo = _missing(session, report.jobs, active.version) if active and report.jobs else []
+    todo = [i for i in todo if i not in in_flight]
+    for i in range(0, len(todo), chunk):
+        publisher.publish(todo[i : i + chunk])
+    report.republished = len(todo)
+    return report

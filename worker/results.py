@@ -1,0 +1,107 @@
+"""Reading results back: one job's labeled articles, and the state of every job.
+
+for row in job_results(session, job_id=3): ...
+snapshot = service_status(session)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsclf.errors import InputError
+from schema.models import Article, Job, JobArticle, ModelVersion, Prediction
+from schema.store import active_model_version, job_progress
+
+RESULT_FIELDS = (
+    "article_id",
+    "external_id",
+    "url",
+    "title",
+    "source",
+    "published_at",
+    "line",
+    "model_version",
+    "label",
+    "confidence",
+    "status",
+    "failed_reason",
+    "probabilities",
+)
+"""Columns of ``newsclf results``, in order."""
+
+
+def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every article of a job with its newest prediction (streamed, in input order)."""
+    if session.get(Job, job_id) is None:
+        raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
+    newest = (
+        select(Prediction.article_id, func.max(Prediction.id).label("pid"))
+        .join(JobArticle, JobArticle.article_id == Prediction.article_id)
+        .where(JobArticle.job_id == job_id)
+        .group_by(Prediction.article_id)
+        .subquery()
+    )
+    query = (
+        select(Article, JobArticle.line, Prediction)
+        .join(JobArticle, JobArticle.article_id == Article.id)
+        .outerjoin(newest, newest.c.article_id == Article.id)
+        .outerjoin(Prediction, Prediction.id == newest.c.pid)
+        .where(JobArticle.job_id == job_id)
+        .order_by(JobArticle.line, Article.id)
+        .execution_options(yield_per=chunk)
+    )
+    for article, line, prediction in session.execute(query):
+        status = "labeled" if prediction else ("failed" if article.failed_reason else "pending")
+        yield {
+            "article_id": article.id,
+            "external_id": article.external_id,
+            "url": article.url,
+            "title": article.title,
+            "source": article.source,
+            "published_at": article.published_at.isoformat() if article.published_at else None,
+            "line": line,
+            "model_version": prediction.model_version if prediction else None,
+            "label": prediction.label if prediction else None,
+            "confidence": prediction.confidence if prediction else None,
+            "status": status,
+            "failed_reason": article.failed_reason,
+            "probabilities": prediction.probabilities if prediction else None,
+        }
+
+
+def jobs_status(session: Session, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest jobs with live progress."""
+    jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)).all()
+    progress = job_progress(session, [j.id for j in jobs]) if jobs else {}
+    out = []
+    for job in jobs:
+        p = progress.get(job.id)
+        out.append(
+            {
+                "job_id": job.id,
+                "source": job.source,
+                "status": job.status,
+                "total": job.total,
+                "new": job.new,
+                "duplicate": job.duplicate,
+                "rejected": job.rejected,
+                "labeled": p.labeled if p else job.labeled,
+                "failed": p.failed if p else job.failed,
+                "pending": p.pending if p else 0,
+                "model_version": job.model_version,
+                "created_at": job.created_at.isoformat() if job.created_at else None,
+                "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            }
+        )
+    return out
+
+
+def model_status(session: Session) -> dict[str, Any] | None:
+    active: ModelVersion | None = active_model_version(session)
+    if active is None:
+        return None
+    return {"version": active.version, "accuracy": active.accuracy, "labels": active.labels}

@@ -1,0 +1,119 @@
+"""Celery tasks: thin wrappers that take ids, call library code, log the outcome.
+
+``newsclf.classify`` messages carry ``article_ids`` (never texts: the database
+is the source of truth). Messages that arrive close together are merged by
+celery-batches into one call of ``classify`` (up to ``batch_size`` articles
+or ``batch_wait_s`` of waiting) and handed to ``worker.batch.Classifier``.
+
+celery-batches acks a merged batch even when it raises, so nothing here may
+raise on a fault that a retry would mend: lost database connections are
+retried inside the Classifier, poison articles are isolated there, and if
+anything else escapes, ``reconcile`` re-enqueues what has no prediction.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from celery.signals import worker_ready
+from celery_batches import Batches
+
+from newsclf.settings import Settings
+from worker.app import app
+
+log = logging.getLogger("newsclf.worker")
+
+_settings: Settings = app.conf.newsclf_settings
+
+
+def _text_hook(spec: str) -> Callable[[str], str] | None:
+    """``module:function`` applied to each text before preprocessing (NEWSCLF_TEXT_HOOK)."""
+    if not spec:
+        return None
+    module, _, attr = spec.partition(":")
+    fn = getattr(importlib.import_module(module), attr)
+    return fn  # type: ignore[no-any-return]
+
+
+@functools.cache
+def classifier() -> Any:
+    """This process's Classifier: engine, sessions and model made once, on first use."""
+    from schema.db import make_engine, session_factory
+    from worker.active_model import ActiveModel
+    from worker.batch import Classifier
+
+    sessions = session_factory(make_engine(_settings.database_url))
+    return Classifier(
+        sessions,
+        ActiveModel(sessions, _settings),
+        settings=_settings,
+        text_hook=_text_hook(_settings.text_hook),
+    )
+
+
+@worker_ready.connect
+def _load_model_at_start(**_: Any) -> None:
+    """Load the active model before the first message, so `ready` means ready to label."""
+    from newsclf.errors import NoModelError
+
+    try:
+        classifier().model.current()
+    except NoModelError as exc:
+        log.warning("%s; the worker waits and checks again at the first batch", exc)
+
+
+@app.task(
+    name="newsclf.classify",
+    base=Batches,
+    flush_every=max(1, _settings.batch_size // _settings.task_chunk),
+    flush_interval=_settings.batch_wait_s,
+    acks_late=True,
+)
+def classify(requests: list[Any]) -> None:
+    """Classify the articles of every merged request in one go."""
+    ids: list[int] = []
+    for request in requests:
+        ids.extend(request.kwargs.get("article_ids", ()))
+    batch_id = uuid.uuid4().hex[:12]
+    try:
+        outcome = classifier().classify(ids, batch_id=batch_id)
+    except Exception:
+        # Acked anyway by celery-batches; the database still knows what is missing.
+        log.exception(
+            "batch %s of %d articles failed; `newsclf reconcile` will re-enqueue them",
+            batch_id,
+            len(ids),
+        )
+        return
+    log.info(
+        "merged batch_id=%s messages=%d articles=%d inserted=%d skipped=%d failed=%d model_version=%s",
+        batch_id,
+        len(requests),
+        outcome.requested,
+        outcome.inserted,
+        outcome.skipped,
+        outcome.failed,
+        outcome.version,
+    )
+
+
+@app.task(name="newsclf.reconcile", acks_late=False)
+def reconcile_task() -> dict[str, Any]:
+    """Beat's periodic reconcile: re-publish what the database says is missing."""
+    from worker.publish import CeleryPublisher
+    from worker.reconcile import in_flight_ids, reconcile
+
+    with app.connection_for_read() as conn:
+        in_flight = in_flight_ids(conn.default_channel.client)
+    with CeleryPublisher(app) as publisher:
+        report = reconcile(sessions=classifier().sessions, publisher=publisher, in_flight=in_flight)
+    log.info(
+        "reconcile jobs=%s republished=%d in_flight=%d finished=%s",
+        report.jobs, report.republished, report.in_flight, report.finished,
+    )
+    return report.__dict__
