@@ -89,6 +89,32 @@ def newsclf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pat
     get_settings.cache_clear()
 
 
+
+@pytest.fixture(scope="session")
+def tiny_artifact(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model (a few units, one epoch, 300 BBC rows) trained by the real trainer."""
+    import csv
+
+    from trainer.model import ModelConfig
+    from trainer.train import train
+
+    tmp = tmp_path_factory.mktemp("tiny")
+    subset = tmp / "subset.csv"
+    with open(bbc_csv, newline="", encoding="utf-8") as src, open(subset, "w", newline="") as out:
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(out, fieldnames=["category", "text"])
+        writer.writeheader()
+        for i, row in enumerate(reader):
+            if i == 300:
+                break
+            writer.writerow(row)
+    config = ModelConfig.preset(
+        "default", vocab_size=2000, embedding_dim=8, lstm_units=8, dense_units=8, max_length=100,
+        epochs=1, seed=1,
+    )
+    return Path(train(subset, config=config, models_dir=tmp / "models").path)
+
+
 # -- real worker processes --------------------------------------------------
 
 VENV_BIN = Path(os.environ.get("NEWSCLF_TEST_BIN", Path(__import__("sys").executable).parent))
