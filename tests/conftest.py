@@ -28,10 +28,24 @@ def bbc_csv() -> Path:
     return BBC_CSV
 
 
+REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("NEWSCLF_TEST_REQUIRE_SERVICES"))
+"""In CI a missing PostgreSQL or Redis fails the run; on a laptop those tests are skipped."""
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} not reachable ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message + "; start it to run this test (CI always does)")
+
+
 def _admin_connect():  # type: ignore[no-untyped-def]
     import psycopg
 
-    return psycopg.connect(PG_SERVER + "/test", autocommit=True)
+    try:
+        return psycopg.connect(PG_SERVER + "/test", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        _unavailable(f"PostgreSQL at {PG_SERVER}", exc)
 
 
 @pytest.fixture
@@ -65,8 +79,11 @@ def redis_url() -> Iterator[str]:
         globals()["_redis_db"] = iter(range(2, 16))
         db = 1
     url = f"{REDIS_SERVER}/{db}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        _unavailable(f"Redis at {REDIS_SERVER}", exc)
     try:
         yield url
     finally:
