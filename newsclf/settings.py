@@ -11,6 +11,7 @@ the working directory). Nothing else in newsclf calls ``os.environ``::
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -92,3 +93,9 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings()
+
+
+def secret_from_env(name: str) -> str | None:
+    """The value of the environment variable ``name`` (a password a command was told
+    to read, e.g. ``--password-env``), or None when it is unset or empty."""
+    return os.environ.get(name) or None

@@ -67,3 +67,53 @@ def current(url: str | None) -> None:
     state = "up to date" if at == head else "run `newsclf db upgrade`"
     at_text = at or "none (empty database)"
     click.echo(f"{_masked(url)}: at revision {at_text}; head {head} ({state})")
+
+
+@db.command("create-readonly-role")
+@click.argument("name")
+@click.option("--database-url", "url", metavar="URL", help=DATABASE_URL_HELP)
+@click.option(
+    "--password-env",
+    "password_env",
+    metavar="VAR",
+    help="Environment variable holding the role's password (default: no password is set).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def create_readonly_role(
+    name: str, url: str | None, password_env: str | None, as_json: bool
+) -> None:
+    """Create (or update) NAME, a PostgreSQL role that can read every newsclf table and
+    the article_labels view and write nothing. Idempotent: rerun it freely.
+
+    Run it as the role that owns the newsclf tables (it needs the right to
+    create roles). Tables and views that role creates later are readable too.
+
+    \b
+    Example:
+      ANALYST_PASSWORD=... newsclf db create-readonly-role analyst --password-env ANALYST_PASSWORD
+      psql postgresql://analyst@127.0.0.1/newsclf -c "select count(*) from article_labels"
+    """
+    from newsclf.errors import InputError
+    from newsclf.settings import secret_from_env
+    from schema.roles import create_readonly_role as create
+
+    password = None
+    if password_env:
+        password = secret_from_env(password_env)
+        if password is None:
+            raise InputError(f"--password-env {password_env}: that variable is unset or empty")
+    url = _url(url)
+    report = create(url, name, password=password)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        from newsclf.cli.context import echo_json
+
+        echo_json(report.__dict__)
+        return
+    done = "created" if report.created else "updated"
+    click.echo(
+        f"{_masked(url)}: role {report.role} {done}: SELECT on {len(report.relations)} tables and "
+        f"views of schema {report.schema}, writes none"
+        + ("; password set" if report.password_set else "")
+    )
