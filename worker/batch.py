@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import exists, select, update
@@ -49,6 +50,7 @@ class Claimed:
     id: int
     text: str
     attempts: int  # deliveries so far, this one included
+    ids: np.ndarray | None = None  # token ids, once encoded
 
 
 @dataclass
@@ -79,10 +81,11 @@ class Classifier:
         self.batch_size = settings.batch_size
         self.max_attempts = settings.max_attempts
         self.text_hook = text_hook
+        self._warm: Any = None
 
     def classify(self, article_ids: Sequence[int], batch_id: str | None = None) -> Outcome:
         batch_id = batch_id or uuid.uuid4().hex[:12]
-        predictor = self.model.current()  # hot reload happens here, between batches only
+        predictor = self.warm_up()  # hot reload happens here, between batches only
         version = predictor.version
         ids = sorted(set(int(i) for i in article_ids))
         outcome = Outcome(requested=len(ids), version=version)
@@ -111,6 +114,14 @@ class Classifier:
 
         retry_db(lambda: self._finish_jobs(ids), what="finish jobs")
         return outcome
+
+    def warm_up(self) -> Any:
+        """The current predictor, its compiled function traced once before real work."""
+        predictor = self.model.current()
+        if predictor is not self._warm:
+            predictor.predict_encoded([np.array([2], dtype=np.int32)], batch_size=1)
+            self._warm = predictor
+        return predictor
 
     # -- steps -------------------------------------------------------------
 
@@ -143,19 +154,22 @@ class Classifier:
         """Batches of ``size``, texts of similar length together, so padding stays short."""
         if not items:
             return []
-        try:
-            lengths = [len(s) for s in self._encode(predictor, items)]
-        except Exception:  # noqa: BLE001 - a poison text: keep the order, isolation finds it
-            lengths = [0] * len(items)
+        lengths = []
+        for item in items:
+            try:
+                lengths.append(len(self._encoded(predictor, item)))
+            except Exception:  # a poison text: isolation finds it when its group runs
+                lengths.append(0)
         order = np.argsort(lengths, kind="stable")
         ranked = [items[i] for i in order]
         return [ranked[i : i + size] for i in range(0, len(ranked), size)]
 
-    def _encode(self, predictor: object, items: Sequence[Claimed]) -> list[np.ndarray]:
-        texts = [c.text for c in items]
-        if self.text_hook is not None:
-            texts = [self.text_hook(t) for t in texts]
-        return predictor.encode(texts)  # type: ignore[attr-defined, no-any-return]
+    def _encoded(self, predictor: object, item: Claimed) -> np.ndarray:
+        """The article's token ids, computed once per call (the same preprocessing as training)."""
+        if item.ids is None:
+            text = self.text_hook(item.text) if self.text_hook is not None else item.text
+            item.ids = predictor.encode([text])[0]  # type: ignore[attr-defined]
+        return item.ids
 
     def _run_isolating(
         self, predictor: object, group: list[Claimed], batch_id: str, outcome: Outcome
@@ -163,7 +177,7 @@ class Classifier:
         """Classify ``group``; if it fails, halve it until the failing article stands alone."""
         started = time.perf_counter()
         try:
-            seqs = self._encode(predictor, group)
+            seqs = [self._encoded(predictor, item) for item in group]
             probs = predictor.predict_encoded(seqs, batch_size=len(group))  # type: ignore[attr-defined]
         except Exception as exc:  # isolate whatever the model or a text raises
             self._isolate(predictor, group, batch_id, outcome, exc)

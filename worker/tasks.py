@@ -62,7 +62,7 @@ def _load_model_at_start(**_: Any) -> None:
     from newsclf.errors import NoModelError
 
     try:
-        classifier().model.current()
+        classifier().warm_up()
     except NoModelError as exc:
         log.warning("%s; the worker waits and checks again at the first batch", exc)
 
