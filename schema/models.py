@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -178,3 +179,108 @@ class Prediction(Base):
     """``{label: probability}`` for every class of the model."""
     batch_id: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+# -- registry, feedback and retraining (migration 0002) ---------------------
+
+TRAINING_RUN_STATUSES = ("running", "done", "failed", "skipped")
+"""Every value ``training_runs.status`` may take (``skipped``: another run was in progress)."""
+
+TRAINING_DECISIONS = ("promoted", "rejected", "failed")
+"""Every value ``training_runs.decision`` may take (None while running or when skipped)."""
+
+
+class ModelBlob(Base):
+    """The bytes of a version's artifact directory (a deterministic tar), so a
+    worker on another machine fetches the model with no shared filesystem."""
+
+    __tablename__ = "model_blobs"
+
+    version: Mapped[str] = mapped_column(
+        String, ForeignKey("model_versions.version", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of ``data``, checked by the worker before it unpacks anything."""
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class ModelActivation(Base):
+    """History of the active version: which one was active when, and who or what
+    made it so (a user name, ``retrain-gate``, ``rollback``...)."""
+
+    __tablename__ = "model_activations"
+    __table_args__ = (Index("ix_model_activations_version", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(
+        String, ForeignKey("model_versions.version", ondelete="CASCADE")
+    )
+    activated_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    """Set when another version replaced this one (None: still active)."""
+    by: Mapped[str] = mapped_column(String)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Feedback(Base):
+    """A human's gold label for an article; one per article, the last one wins."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("articles.id", ondelete="CASCADE"), unique=True
+    )
+    label: Mapped[str] = mapped_column(String)
+    source: Mapped[str] = mapped_column(String(16))
+    """How the label came in: ``cli`` (``newsclf label``) or ``csv`` (``label --csv``)."""
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class TrainingRun(Base):
+    """One retraining: its data, both models' scores on one held-out set, the decision."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in TRAINING_RUN_STATUSES) + ")",
+            name="status",
+        ),
+        CheckConstraint(
+            "decision IS NULL OR decision IN ("
+            + ", ".join(f"'{d}'" for d in TRAINING_DECISIONS)
+            + ")",
+            name="decision",
+        ),
+        # At most one run in progress, enforced by the database (works across machines).
+        Index(
+            "uq_training_runs_running",
+            "status",
+            unique=True,
+            postgresql_where=sql_text("status = 'running'"),
+            sqlite_where=sql_text("status = 'running'"),
+        ),
+        Index("ix_training_runs_request_id", "request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    """Set by ``newsclf retrain`` so it can find and wait for the run it asked for."""
+    trigger: Mapped[str] = mapped_column(String(16))
+    """``beat`` (the schedule) or ``cli`` (``newsclf retrain``, queued or ``--local``)."""
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    started_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    data_sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the training file the challenger was trained on (base + feedback)."""
+    n_base: Mapped[int | None] = mapped_column(Integer)
+    n_feedback: Mapped[int | None] = mapped_column(Integer)
+    n_holdout: Mapped[int | None] = mapped_column(Integer)
+    challenger_version: Mapped[str | None] = mapped_column(String)
+    champion_version: Mapped[str | None] = mapped_column(String)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    """``{"challenger": {...}, "champion": {...}, "holdout": {...}}`` on the same held-out set."""
+    decision: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -34,7 +34,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from schema.models import SOURCE_MAX_CHARS, Article, Job, JobArticle, ModelVersion, Prediction
+from schema.models import (
+    SOURCE_MAX_CHARS,
+    Article,
+    Feedback,
+    Job,
+    JobArticle,
+    ModelActivation,
+    ModelBlob,
+    ModelVersion,
+    Prediction,
+)
 from schema.views import refresh_article_labels_view
 
 ARTICLE_CHUNK = 1000
@@ -296,9 +306,11 @@ def register_model_version(
     data_sha256: str | None,
     parent_version: str | None = None,
     activate: bool = True,
+    by: str = "system",
 ) -> ModelVersion:
     """Record a trained artifact in the registry; when ``activate``, make it the
-    only active version and rebuild the ``article_labels`` view for its labels."""
+    only active version (recorded as activated ``by``) and rebuild the
+    ``article_labels`` view for its labels."""
     model = ModelVersion(
         version=version,
         sha256=sha256,
@@ -314,15 +326,20 @@ def register_model_version(
     session.add(model)
     session.flush()
     if activate:
-        activate_model_version(session, version)
+        activate_model_version(session, version, by=by, reason="registered")
     return model
 
 
-def activate_model_version(session: Session, version: str) -> ModelVersion:
-    """Make ``version`` the only active model and rebuild the view for its labels."""
+def activate_model_version(
+    session: Session, version: str, *, by: str = "system", reason: str | None = None
+) -> ModelVersion:
+    """Make ``version`` the only active model and rebuild the view for its labels;
+    the change is recorded in ``model_activations`` (who: ``by``, why: ``reason``)."""
     model = session.get(ModelVersion, version)
     if model is None:
         raise LookupError(f"no model version {version!r}")
+    if not model.is_active:
+        record_activation(session, version, by=by, reason=reason)
     # Deactivate first: a partial unique index allows one active row at a time.
     session.execute(
         update(ModelVersion)
@@ -340,3 +357,123 @@ def activate_model_version(session: Session, version: str) -> ModelVersion:
 def active_model_version(session: Session) -> ModelVersion | None:
     """The active model version, if any."""
     return session.scalars(select(ModelVersion).where(ModelVersion.is_active.is_(True))).first()
+
+
+# -- registry history, artifact blobs, feedback (migration 0002) -------------
+
+
+def record_activation(
+    session: Session, version: str, *, by: str, reason: str | None = None
+) -> ModelActivation:
+    """Close the open history row (if any) and open one for ``version``."""
+    now = func.now()
+    session.execute(
+        update(ModelActivation)
+        .where(ModelActivation.deactivated_at.is_(None))
+        .values(deactivated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row = ModelActivation(version=version, by=by or "unknown", reason=reason)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def activation_history(session: Session, limit: int | None = None) -> list[ModelActivation]:
+    """Activations, newest first (ordered by id: timestamps can tie within a transaction)."""
+    query = select(ModelActivation).order_by(ModelActivation.id.desc())
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def previous_active_version(session: Session) -> str | None:
+    """The version that was active before the current one, per the history."""
+    rows = activation_history(session)
+    if not rows:
+        return None
+    current = rows[0].version
+    return next((r.version for r in rows[1:] if r.version != current), None)
+
+
+def store_model_blob(session: Session, version: str, data: bytes) -> ModelBlob:
+    """Store (or replace) the artifact bytes of ``version`` with their sha256."""
+    blob = session.get(ModelBlob, version) or ModelBlob(version=version)
+    blob.sha256 = hashlib.sha256(data).hexdigest()
+    blob.size = len(data)
+    blob.data = data
+    session.add(blob)
+    session.flush()
+    return blob
+
+
+def model_blob_sha256(session: Session, version: str) -> str | None:
+    """The stored blob's recorded sha256 (without reading its bytes); None: no blob."""
+    return session.scalar(select(ModelBlob.sha256).where(ModelBlob.version == version))
+
+
+def upsert_feedback(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store gold labels (``article_id``, ``label``, ``source``); one per article, the
+    last one wins (in ``rows`` and against what is stored). Returns the rows written."""
+    last: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        article_id = int(row["article_id"])
+        last[article_id] = {
+            "article_id": article_id,
+            "label": row["label"],
+            "source": row["source"],
+        }
+    if not last:
+        return 0
+    name = session.get_bind().dialect.name
+    insert: Any
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(Feedback)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["article_id"],
+        set_={
+            "label": stmt.excluded.label,
+            "source": stmt.excluded.source,
+            "created_at": func.now(),
+        },
+    )
+    session.execute(stmt, list(last.values()))
+    return len(last)
+
+
+def feedback_examples(session: Session) -> list[tuple[int, str, str]]:
+    """Every gold label as ``(article_id, article text, label)``, by article id."""
+    query = (
+        select(Feedback.article_id, Article.text, Feedback.label)
+        .join(Article, Article.id == Feedback.article_id)
+        .order_by(Feedback.article_id)
+    )
+    return [(int(a), str(t), str(label)) for a, t, label in session.execute(query)]
+
+
+def low_confidence_predictions(
+    session: Session, version: str, threshold: float, limit: int
+) -> list[Any]:
+    """Articles whose ``version`` prediction has confidence under ``threshold`` and no
+    feedback yet, least confident first: what an editor should label next."""
+    has_feedback = exists().where(Feedback.article_id == Prediction.article_id)
+    query = (
+        select(
+            Prediction.article_id,
+            Prediction.label,
+            Prediction.confidence,
+            Article.title,
+            Article.source,
+            func.substr(Article.text, 1, 200).label("text"),
+        )
+        .join(Article, Article.id == Prediction.article_id)
+        .where(
+            Prediction.model_version == version,
+            Prediction.confidence < threshold,
+            ~has_feedback,
+        )
+        .order_by(Prediction.confidence, Prediction.article_id)
+        .limit(limit)
+    )
+    return list(session.execute(query).all())

@@ -27,7 +27,7 @@ TABLES = {"articles", "jobs", "job_articles", "model_versions", "predictions"}
 def test_upgrade_builds_every_table_and_the_view(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0001"
+    assert current_revision(db_url) == head_revision() is not None
     engine = make_engine(db_url)
     try:
         inspector = inspect(engine)
@@ -99,7 +99,7 @@ def test_db_upgrade_then_db_current_report_the_revision(
     main(["db", "current", "--database-url", sqlite_url])
     assert "none" in capsys.readouterr().out
     main(["db", "upgrade", "--database-url", sqlite_url])
-    assert "at revision 0001" in capsys.readouterr().out
+    assert f"at revision {head_revision()}" in capsys.readouterr().out
     main(["db", "current", "--database-url", sqlite_url])
     assert "up to date" in capsys.readouterr().out
 
