@@ -52,12 +52,8 @@ def readme_queries() -> list[str]:
     """The SQL examples of README.md (```sql blocks), one statement each."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", readme, flags=re.S)
-    return [
-        s.strip()
-        for b in blocks
-        for s in b.split(";")
-        if s.strip() and not s.strip().startswith("--")
-    ]
+    lines = [ln for b in blocks for ln in b.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -134,7 +130,9 @@ def test_a_feed_enqueued_to_a_real_worker_ends_labeled_in_sql_once(
     )
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Prediction)) == N_ARTICLES
-        for query in readme_queries():  # the README's examples run against what the pipeline wrote
+        queries = readme_queries()
+        assert len(queries) >= 5
+        for query in queries:  # the README's examples run against what the pipeline wrote
             session.execute(text(query)).all()
 
     exported = run_cli(env, "results", "--job", str(summary["job_id"]), "--format", "jsonl")
