@@ -11,10 +11,11 @@ the working directory). Nothing else in newsclf calls ``os.environ``::
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///newsclf.db"
@@ -72,12 +73,57 @@ class Settings(BaseSettings):
     )
     reconcile_every_s: float = Field(60.0, ge=0, description="beat interval for reconcile (0: off)")
 
+    retrain_preset: str = Field(
+        "default", pattern="^(default|seed)$", description="model preset retraining starts from"
+    )
+    retrain_config: str = Field(
+        "", description='JSON ModelConfig overrides for retraining, e.g. {"epochs": 3}'
+    )
+    retrain_holdout: Path | None = Field(
+        None, description="labeled file both models are scored on (empty: a split of train_data)"
+    )
+    retrain_holdout_portion: float = Field(
+        0.2, gt=0, lt=1, description="share of train_data held out when retrain_holdout is empty"
+    )
+    retrain_seed: int = Field(42, description="seed of the held-out split (the same every run)")
+    retrain_stale_s: float = Field(
+        6 * 3600.0, gt=0, description="a retraining 'running' longer than this is presumed dead"
+    )
+    user: str = Field(
+        "",
+        validation_alias=AliasChoices("newsclf_user", "user"),
+        description="who promotes from the CLI when --by is not given (NEWSCLF_USER or USER)",
+    )
+
     @field_validator("retrain_crontab")
     @classmethod
     def _crontab(cls, value: str) -> str:
         if value.strip() and len(value.split()) != 5:
-            raise ValueError("retrain_crontab needs 5 fields: minute hour day-of-month month day-of-week")
+            raise ValueError(
+                "retrain_crontab needs 5 fields: minute hour day-of-month month day-of-week"
+            )
         return value
+
+    @field_validator("retrain_config")
+    @classmethod
+    def _retrain_config(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parsed = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"retrain_config is not JSON: {exc}") from None
+            if not isinstance(parsed, dict):
+                raise ValueError("retrain_config must be a JSON object of ModelConfig fields")
+        return value
+
+    @field_validator("retrain_holdout", mode="before")
+    @classmethod
+    def _empty_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def retrain_overrides(self) -> dict[str, object]:
+        """``retrain_config`` parsed: ModelConfig fields to override."""
+        return dict(json.loads(self.retrain_config)) if self.retrain_config.strip() else {}
 
     @field_validator("database_url")
     @classmethod
