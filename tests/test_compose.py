@@ -5,7 +5,6 @@ the settings and the house rules)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import click
@@ -43,10 +42,14 @@ def test_the_services_a_deployment_needs_are_all_there(compose: dict[str, Any]) 
     assert "train" in compose["services"]["trainer"]["profiles"]
 
 
-def test_every_newsclf_service_runs_a_real_command_with_valid_options(compose: dict[str, Any]) -> None:
+def test_every_newsclf_service_runs_a_real_command_with_valid_options(
+    compose: dict[str, Any],
+) -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["newsclf"]' in dockerfile
-    newsclf_services = [s for s in compose["services"].values() if s.get("image") == "newsclf:latest"]
+    newsclf_services = [
+        s for s in compose["services"].values() if s.get("image") == "newsclf:latest"
+    ]
     assert len(newsclf_services) >= 5
     for service in newsclf_services:
         command = service["command"]
@@ -68,9 +71,13 @@ def test_ports_are_bound_to_loopback_and_secrets_are_required(compose: dict[str,
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
         for key, value in (service.get("environment") or {}).items():
             if "PASSWORD" in key:
-                assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", str(value)), f"{name}: {key} is not ${{VAR:?}}"
+                assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", str(value)), (
+                    f"{name}: {key} is not ${{VAR:?}}"
+                )
             if key == "NEWSCLF_DATABASE_URL":
-                assert re.search(r"://\w+:\$\{\w+:\?[^}]*\}@", value), f"{name}: password not from env"
+                assert re.search(r"://\w+:\$\{\w+:\?[^}]*\}@", value), (
+                    f"{name}: password not from env"
+                )
 
 
 def test_services_wait_for_healthy_dependencies(compose: dict[str, Any]) -> None:

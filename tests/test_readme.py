@@ -29,7 +29,9 @@ def quickstart_commands() -> list[str]:
 
 def test_the_readme_documents_every_setting() -> None:
     for name in Settings.model_fields:
-        assert f"NEWSCLF_{name.upper()}" in README, f"README does not document NEWSCLF_{name.upper()}"
+        assert f"NEWSCLF_{name.upper()}" in README, (
+            f"README does not document NEWSCLF_{name.upper()}"
+        )
 
 
 def test_the_readme_lists_every_command() -> None:
@@ -49,7 +51,9 @@ def test_every_command_has_help_with_an_example() -> None:
         for c in commands:
             if c.name in {"list", "show", "current"}:  # self-explanatory read-only commands
                 continue
-            assert "Example" in (c.help or "") or "Example" in (command.help or ""), f"{name} {c.name}"
+            assert "Example" in (c.help or "") or "Example" in (command.help or ""), (
+                f"{name} {c.name}"
+            )
 
 
 def test_the_quickstart_is_two_commands_naming_real_files() -> None:
@@ -69,7 +73,9 @@ def test_a_new_user_following_the_quickstart_gets_labeled_articles(tmp_path: Pat
     if not BBC_CSV.exists():
         pytest.fail(f"BBC data not found at {BBC_CSV}")
     clone = tmp_path / "main"
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     for rel in tracked.stdout.splitlines():
         if (ROOT / rel).is_file():
             (clone / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -77,18 +83,32 @@ def test_a_new_user_following_the_quickstart_gets_labeled_articles(tmp_path: Pat
     (tmp_path / "shared" / "data").mkdir(parents=True)
     os.symlink(BBC_CSV, tmp_path / "shared" / "data" / "bbc-text.csv")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSCLF_", "VIRTUAL_ENV", "PYTEST"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("NEWSCLF_", "VIRTUAL_ENV", "PYTEST"))
+    }
     env["PYTEST_ADDOPTS"] = "-q -p no:cacheprovider -k 'stop_words or compose or readme_documents'"
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
     install, label = quickstart_commands()
     for command, timeout in ((install, 1500), (label, 900)):
-        done = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "articles" in done.stdout and "query them" in done.stdout
 
     with sqlite3.connect(clone / "newsclf.db") as db:
-        labeled = db.execute("select count(*) from article_labels where label is not null").fetchone()[0]
+        labeled = db.execute(
+            "select count(*) from article_labels where label is not null"
+        ).fetchone()[0]
         items = (ROOT / "examples" / "headlines.rss").read_text().count("<item>")
         assert labeled == items
         probs = db.execute("select probabilities from predictions").fetchall()

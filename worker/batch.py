@@ -31,7 +31,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.settings import Settings
-from schema.models import Article, JobArticle, Prediction
+from schema.models import Article, Job, JobArticle, Prediction
 from schema.store import finish_jobs_if_done, insert_predictions
 from worker.active_model import ActiveModel
 from worker.retry import retry_db
@@ -270,9 +270,33 @@ class Classifier:
         )
 
     def _finish_jobs(self, ids: list[int]) -> None:
+        """Close the open jobs of these articles that have nothing pending any more.
+
+        Cheap in the middle of a big job: articles are published and labeled in
+        id order, so scanning a job's articles from the highest id finds a
+        pending one at once; the full count runs once, when nothing is pending.
+        """
         with self.sessions.begin() as session:
-            job_ids = session.scalars(
-                select(JobArticle.job_id).where(JobArticle.article_id.in_(ids)).distinct()
+            open_jobs = session.scalars(
+                select(Job.id)
+                .where(
+                    Job.id.in_(select(JobArticle.job_id).where(JobArticle.article_id.in_(ids))),
+                    Job.status.in_(("queued", "running")),
+                )
             ).all()
-            if job_ids:
-                finish_jobs_if_done(session, list(job_ids))
+            done = [j for j in open_jobs if not _has_pending(session, j)]
+            if done:
+                finish_jobs_if_done(session, done)
+
+
+def _has_pending(session: Session, job_id: int) -> bool:
+    """Whether a job still has an article with no prediction that has not failed."""
+    labeled = exists().where(Prediction.article_id == JobArticle.article_id)
+    first = session.scalar(
+        select(JobArticle.article_id)
+        .join(Article, Article.id == JobArticle.article_id)
+        .where(JobArticle.job_id == job_id, ~labeled, Article.failed_reason.is_(None))
+        .order_by(JobArticle.article_id.desc())
+        .limit(1)
+    )
+    return first is not None

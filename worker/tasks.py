@@ -47,6 +47,10 @@ def classifier() -> Any:
     from worker.active_model import ActiveModel
     from worker.batch import Classifier
 
+    if _settings.tf_threads:  # before TensorFlow runs anything; 0 keeps its default (all cores)
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(_settings.tf_threads)
     sessions = session_factory(make_engine(_settings.database_url))
     return Classifier(
         sessions,
