@@ -13,7 +13,7 @@ still need the active model's label go out in messages of ``task_chunk`` ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,7 +32,7 @@ from schema.store import (
     make_job_report,
     upsert_articles,
 )
-from worker.ingest import FeedRow, Rejected, content_sha256, read_feed
+from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
 STORE_CHUNK = 500
 """Rows stored per transaction while reading a feed."""
@@ -64,15 +64,21 @@ class EnqueueReport:
         return dict(self.__dict__)
 
 
+def _open_feeds(sources: Sequence[str], settings: Settings) -> list[tuple[str, Iterator[Item]]]:
+    """Open every source first: a missing file or a non-feed fails before anything is stored."""
+    return [
+        (s, read_feed(s, max_text_chars=settings.max_text_chars, long_text=settings.long_text))
+        for s in sources
+    ]
+
+
 def _feed_rows(
-    report: EnqueueReport, sources: Sequence[str], settings: Settings
+    report: EnqueueReport, feeds: list[tuple[str, Iterator[Item]]]
 ) -> Iterable[tuple[str, FeedRow]]:
-    """Rows of every source, recording rejections and notes in ``report``."""
-    for source in sources:
-        label = source if len(sources) > 1 else ""
-        for item in read_feed(
-            source, max_text_chars=settings.max_text_chars, long_text=settings.long_text
-        ):
+    """Rows of every feed, recording rejections and notes in ``report``."""
+    for source, items in feeds:
+        label = source if len(feeds) > 1 else ""
+        for item in items:
             if isinstance(item, Rejected):
                 report.rejected += 1
                 report.total += 1
@@ -101,6 +107,7 @@ def enqueue_feeds(
     progress: Callable[[EnqueueReport], None] | None = None,
 ) -> EnqueueReport:
     """Store every good row of ``sources``, create a job, publish what needs labeling."""
+    feeds = _open_feeds(sources, settings)
     name = source_name or ", ".join(Path(s).name if "://" not in s else s for s in sources)[:200]
     with sessions.begin() as session:
         active = active_model_version(session)
@@ -110,7 +117,7 @@ def enqueue_feeds(
         report = EnqueueReport(job_id=job.id, source=name, model_version=active.version)
 
     chunk: list[tuple[str, FeedRow]] = []
-    for pair in _feed_rows(report, sources, settings):
+    for pair in _feed_rows(report, feeds):
         chunk.append(pair)
         if len(chunk) >= STORE_CHUNK:
             _store_and_publish(chunk, report, sessions, publisher, settings, name)

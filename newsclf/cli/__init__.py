@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("newsclf.cli.run", "run"),
     "reconcile": ("newsclf.cli.jobs", "reconcile"),
     "beat": ("newsclf.cli.jobs", "beat"),
+    "label": ("newsclf.cli.feedback", "label"),
+    "review": ("newsclf.cli.feedback", "review"),
+    "relabel": ("newsclf.cli.feedback", "relabel"),
+    "retrain": ("newsclf.cli.feedback", "retrain"),
 }
 
 

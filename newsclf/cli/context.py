@@ -37,3 +37,30 @@ def sessions(*, upgrade: bool = False) -> sessionmaker[Session]:
 def echo_json(obj: Any) -> None:
     """One JSON object on one line (the last line of stdout, for scripts)."""
     click.echo(json.dumps(obj, default=str, sort_keys=False))
+
+
+class _Quiet:
+    """A progress bar that draws nothing (stderr is not a terminal)."""
+
+    label = ""
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+    def render_progress(self) -> None:
+        return None
+
+
+def progress_bar(length: int, label: str) -> Any:
+    """click's progress bar on a terminal; nothing when stderr is a pipe or a file."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return _Quiet()
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 import time
 from typing import Any
 
 import click
 
-from newsclf.cli.context import echo_json, sessions, settings
+from newsclf.cli.context import echo_json, progress_bar, sessions, settings
 
 
 @click.command()
@@ -44,7 +43,7 @@ def enqueue(
     from worker.publish import CeleryPublisher
 
     factory = sessions()
-    with click.progressbar(length=0, label="reading", file=sys.stderr, show_pos=True) as bar:
+    with progress_bar(0, "reading") as bar:
 
         def progress(report: Any) -> None:
             bar.label = (
@@ -104,9 +103,7 @@ def wait_for_job(
 
     current = row()
     todo = current["labeled"] + current["failed"] + current["pending"]
-    with click.progressbar(
-        length=todo, label=f"job {job_id}", file=sys.stderr, show_eta=True
-    ) as bar:
+    with progress_bar(todo, f"job {job_id}") as bar:
         done = 0
         while current["pending"] > 0:
             if timeout and time.monotonic() - started > timeout:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from newsclf.cli.context import echo_json, sessions, settings
+from newsclf.cli.context import echo_json, progress_bar, sessions, settings
+from newsclf.errors import InputError
 
 
 @click.command()
@@ -41,6 +41,9 @@ def run(
     from worker.embedded import EmbeddedQueue
     from worker.enqueue import enqueue_feeds
 
+    for feed in feeds:  # before anything slow: a typo should not cost a training run
+        if "://" not in feed and not Path(feed).is_file():
+            raise InputError(f"no such file: {feed}")
     config = settings()
     factory = sessions(upgrade=True)
     with factory() as session:
@@ -49,7 +52,7 @@ def run(
         _train_first(factory, train_data or config.train_data, quiet=as_json)
 
     classifier = Classifier(factory, ActiveModel(factory, config), settings=config)
-    with click.progressbar(length=0, label="reading", file=sys.stderr) as bar:
+    with progress_bar(0, "reading") as bar:
 
         def progress(report: Any) -> None:
             bar.label = (
@@ -92,9 +95,8 @@ def run(
 
 
 def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
-    from trainer.train import train
-
     from newsclf.registry import register_artifact
+    from trainer.train import train
 
     if not quiet:
         click.echo(f"no model yet: training one on {data} (about a minute and a half)", err=True)
