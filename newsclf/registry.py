@@ -1,60 +1,220 @@
-"""The model registry in SQL: register artifacts, list, promote, roll back.
+"""The model registry in SQL: register artifacts (with their bytes), list,
+promote, roll back, and fetch an artifact onto a machine that lacks it.
 
 Training calls ``register_artifact`` for each new version; workers read the
-active version from ``model_versions`` (see ``worker.active_model``)::
+active version from ``model_versions`` and, when its directory is not in their
+``models_dir``, fetch it from ``model_blobs`` (see ``worker.active_model``)::
 
     with sessions.begin() as session:
-        row = register_artifact(session, Path("models/20261128-121530-3f9a1c"))
-        promote(session, row.version, by="alice")
+        row = register_artifact(session, Path("models/20261128-121530-3f9a1c"), by="alice")
+        promote(session, row.version, by="alice", reason="better on March data")
+        rollback(session, by="alice")                    # back to the one before
+    with sessions() as session:
+        path = fetch_artifact(session, version, Path("models"))   # sha256 checked
+
+A blob is the artifact directory as an uncompressed tar written
+deterministically (sorted names, zero times and owners), holding MANIFEST.json
+and the files it lists; the same directory always gives the same bytes.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import io
+import os
+import secrets
+import shutil
+import tarfile
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsclf.errors import InputError
-from schema.models import ModelVersion
-from schema.store import activate_model_version, active_model_version, register_model_version
+from newsclf.errors import ArtifactError, InputError, NoModelError
+from schema.models import ModelBlob, ModelVersion
+from schema.store import (
+    activate_model_version,
+    activation_history,
+    active_model_version,
+    model_blob_sha256,
+    previous_active_version,
+    register_model_version,
+    store_model_blob,
+)
+
+MANIFEST = "MANIFEST.json"
+"""The artifact's manifest (``trainer.artifact.MANIFEST``): it lists every other file."""
+
+MAX_BLOB_FILES = 64
+"""Most members a blob may hold; more means it is not an artifact."""
 
 
-def _read_json(path: Path, name: str) -> Any:
-    file = path / name
-    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
+# -- blobs --------------------------------------------------------------------
+
+
+def pack_artifact(path: Path) -> bytes:
+    """The artifact at ``path`` (verified first) as deterministic tar bytes."""
+    from trainer.artifact import verify_artifact
+
+    manifest = verify_artifact(path)
+    names = sorted({MANIFEST, *manifest["files"]})
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in names:
+            data = (path / name).read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def unpack_artifact(data: bytes, *, blob_sha256: str, manifest_sha256: str, target: Path) -> Path:
+    """Check ``data`` against ``blob_sha256``, unpack it next to ``target`` and rename
+    it into place once its manifest verifies and matches ``manifest_sha256``.
+
+    ArtifactError (one line) on any mismatch; nothing is left behind then."""
+    from trainer.artifact import artifact_sha256, verify_artifact
+
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != blob_sha256:
+        raise ArtifactError(
+            f"model blob of version {target.name} is corrupted: sha256 {actual[:12]}... "
+            f"but {blob_sha256[:12]}... was stored; re-store it with "
+            "`newsclf models register PATH` from a good copy"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".fetch-{target.name}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        _extract(data, staging, target.name)
+        verify_artifact(staging)
+        if artifact_sha256(staging) != manifest_sha256:
+            raise ArtifactError(
+                f"model blob of version {target.name} holds another artifact "
+                "(its manifest differs from the registered one)"
+            )
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():  # not "another process put it there first"
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _extract(data: bytes, into: Path, version: str) -> None:
+    """Plain files with plain names only: a blob can never write outside ``into``."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            members = tar.getmembers()
+            if len(members) > MAX_BLOB_FILES:
+                raise ArtifactError(f"model blob of version {version} holds too many files")
+            for member in members:
+                name = member.name
+                if not member.isfile() or Path(name).name != name or name in ("", ".", ".."):
+                    raise ArtifactError(
+                        f"model blob of version {version} holds an unexpected entry {name!r}"
+                    )
+                source = tar.extractfile(member)
+                assert source is not None
+                (into / name).write_bytes(source.read())
+    except tarfile.TarError as exc:
+        raise ArtifactError(f"model blob of version {version} is not a tar ({exc})") from None
+
+
+def fetch_artifact(session: Session, version: str, models_dir: Path) -> Path:
+    """``models_dir/VERSION`` from the database's blob (sha256 checked, then verified)."""
+    row = get_version(session, version)
+    blob = session.get(ModelBlob, version)
+    if blob is None:
+        raise NoModelError(
+            f"model {version} has no stored blob; register it from a machine that has it"
+        )
+    return unpack_artifact(
+        blob.data,
+        blob_sha256=blob.sha256,
+        manifest_sha256=row.sha256,
+        target=Path(models_dir) / version,
+    )
+
+
+def local_artifact(session: Session, version: str, models_dir: Path) -> Path:
+    """Where ``version`` lies on this machine: ``models_dir``, else fetched from the
+    database, else the path it was registered from."""
+    local = Path(models_dir) / version
+    if local.is_dir():
+        return local
+    if model_blob_sha256(session, version) is not None:
+        return fetch_artifact(session, version, models_dir)
+    registered = Path(get_version(session, version).path)
+    if registered.is_dir():
+        return registered
+    raise NoModelError(
+        f"artifact of model {version} not found in {models_dir}, in the database or at {registered}"
+    )
+
+
+# -- versions -------------------------------------------------------------------
 
 
 def register_artifact(
-    session: Session, path: Path, *, activate: bool = True, parent_version: str | None = None
+    session: Session,
+    path: Path,
+    *,
+    activate: bool = True,
+    parent_version: str | None = None,
+    data_sha256: str | None = None,
+    by: str = "system",
+    reason: str = "registered",
 ) -> ModelVersion:
-    """Verify the artifact at ``path`` and record it (its metrics, lineage and labels)."""
-    from trainer.artifact import artifact_sha256, verify_artifact
+    """Verify the artifact at ``path`` and record it: metrics, lineage (data sha256,
+    config, parent = the active version unless given), labels and its bytes.
+
+    Registering a version again with the same manifest re-stores its blob (the
+    mend for a corrupted one); with another manifest it is an error."""
+    from trainer.artifact import artifact_sha256, read_json, verify_artifact
 
     manifest = verify_artifact(path)
-    version = manifest.get("version") or path.name
-    if session.get(ModelVersion, version) is not None:
-        raise InputError(f"model version {version} is already registered")
-    metrics = _read_json(path, "metrics.json") or {}
-    data = _read_json(path, "data.json") or {}
-    config = _read_json(path, "config.json") or {}
+    version = str(manifest.get("version") or path.name)
+    sha256 = artifact_sha256(path)
+    existing = session.get(ModelVersion, version)
+    if existing is not None:
+        if existing.sha256 != sha256:
+            raise InputError(f"model version {version} is already registered with another artifact")
+        store_model_blob(session, version, pack_artifact(path))
+        return existing
+    metrics = read_json(path, "metrics.json") or {}
+    data = read_json(path, "data.json") or {}
     if parent_version is None and (current := active_model_version(session)) is not None:
         parent_version = current.version
-    return register_model_version(
+    row = register_model_version(
         session,
         version=version,
-        sha256=artifact_sha256(path),
+        sha256=sha256,
         path=str(path.resolve()),
-        labels=_read_json(path, "labels.json"),
+        labels=read_json(path, "labels.json"),
         metrics=metrics,
-        config=config,
-        accuracy=metrics.get("accuracy"),
-        data_sha256=data.get("sha256"),
+        config=read_json(path, "config.json") or {},
+        accuracy=_accuracy(metrics),
+        data_sha256=data_sha256 or data.get("sha256"),
         parent_version=parent_version,
-        activate=activate,
+        activate=False,
     )
+    store_model_blob(session, version, pack_artifact(path))
+    if activate:
+        activate_model_version(session, version, by=by, reason=reason)
+    return row
+
+
+def _accuracy(metrics: dict[str, Any]) -> float | None:
+    value = metrics.get("accuracy")
+    if value is None and isinstance(metrics.get("test"), dict):
+        value = metrics["test"].get("accuracy")
+    return float(value) if value is not None else None
 
 
 def get_version(session: Session, version: str) -> ModelVersion:
@@ -74,10 +234,36 @@ def list_versions(session: Session) -> list[ModelVersion]:
     )
 
 
-def promote(session: Session, version: str) -> ModelVersion:
+def promote(
+    session: Session, version: str, *, by: str = "system", reason: str | None = None
+) -> ModelVersion:
     """Make ``version`` the active model; workers switch within ``reload_interval_s``."""
     get_version(session, version)
-    return activate_model_version(session, version)
+    return activate_model_version(session, version, by=by, reason=reason or "promoted")
+
+
+def rollback(session: Session, *, by: str = "rollback", reason: str | None = None) -> ModelVersion:
+    """Re-activate the version that was active before the current one (per the history)."""
+    current = active_model_version(session)
+    previous = previous_active_version(session)
+    if previous is None:
+        raise InputError("nothing to roll back to: no other version was active before")
+    why = reason or f"rollback from {current.version if current else 'none'}"
+    return activate_model_version(session, previous, by=by, reason=why)
+
+
+def history(session: Session, limit: int | None = None) -> list[dict[str, Any]]:
+    """Activations, newest first, as JSON-ready data."""
+    return [
+        {
+            "version": r.version,
+            "activated_at": r.activated_at.isoformat() if r.activated_at else None,
+            "deactivated_at": r.deactivated_at.isoformat() if r.deactivated_at else None,
+            "by": r.by,
+            "reason": r.reason,
+        }
+        for r in activation_history(session, limit)
+    ]
 
 
 def describe(row: ModelVersion) -> dict[str, Any]:

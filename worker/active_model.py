@@ -7,6 +7,14 @@ therefore always served by one version, and every prediction names it::
 
     model = ActiveModel(sessions, settings)
     predictor = model.current()
+
+The artifact is looked up in ``models_dir/VERSION``; a worker that lacks it
+fetches the version's blob from the database, checks its sha256, unpacks it
+there atomically and then ``Predictor.load`` verifies the manifest. A version
+that cannot be loaded (a corrupted blob, a tampered copy) is refused with one
+clear log line: the worker keeps serving the model it has, or, having none,
+raises NoModelError with the reason. A refused version is tried again after
+``REFUSED_RETRY_S`` (someone may have mended it), not at every batch.
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.errors import NoModelError
+from newsclf.errors import NewsclfError, NoModelError
 from newsclf.settings import Settings
 from schema.models import ModelVersion
 from worker.retry import retry_db
 
 log = logging.getLogger("newsclf.worker")
+
+REFUSED_RETRY_S = 60.0
+"""Seconds before a worker tries again to load a version it refused."""
 
 
 def _load_predictor(path: Path) -> Any:
@@ -51,6 +62,7 @@ class ActiveModel:
         self.loader = loader
         self._predictor: Any = None
         self._checked_at = float("-inf")
+        self._refused: dict[str, tuple[float, str]] = {}  # version: (when, why)
         self._lock = threading.Lock()
 
     def current(self) -> Any:
@@ -63,18 +75,34 @@ class ActiveModel:
             return self._predictor
 
     def _refresh(self) -> None:
-        row = retry_db(self._active_row, what="read active model")
-        if row is None:
+        version = retry_db(self._active_version, what="read active model")
+        if version is None:
             if self._predictor is not None:
                 return  # keep serving; the registry is being changed
             raise NoModelError(
                 "no active model: train one with `newsclf train` (or promote a version)"
             )
-        version, path = row
         if self._predictor is not None and self._predictor.version == version:
             return
+        refused = self._refused.get(version)
+        if refused is not None and time.monotonic() - refused[0] < REFUSED_RETRY_S:
+            self._keep_or_raise(version, refused[1])
+            return
         started = time.perf_counter()
-        predictor = self.loader(self._resolve(version, path))
+        try:
+            path = retry_db(lambda: self._locate(version), what="fetch model")
+            predictor = self.loader(path)
+        except NewsclfError as exc:  # ArtifactError, NoModelError: one line each
+            self._refused[version] = (time.monotonic(), str(exc))
+            log.error(
+                "model refused version=%s: %s; %s",
+                version,
+                exc,
+                f"still serving {self._predictor.version}" if self._predictor else "no model",
+            )
+            self._keep_or_raise(version, str(exc))
+            return
+        self._refused.pop(version, None)
         previous = getattr(self._predictor, "version", None)
         self._predictor = predictor
         log.info(
@@ -84,22 +112,23 @@ class ActiveModel:
             time.perf_counter() - started,
         )
 
-    def _active_row(self) -> tuple[str, str] | None:
-        with self.sessions() as session:
-            row = session.execute(
-                select(ModelVersion.version, ModelVersion.path).where(
-                    ModelVersion.is_active.is_(True)
-                )
-            ).first()
-            return (row.version, row.path) if row else None
+    def _keep_or_raise(self, version: str, why: str) -> None:
+        if self._predictor is None:
+            raise NoModelError(f"active model {version} cannot be loaded: {why}")
 
-    def _resolve(self, version: str, path: str) -> Path:
-        """Where the artifact of ``version`` lies on this machine."""
-        local = self.models_dir / version
-        if local.is_dir():
-            return local
-        if path and Path(path).is_dir():
-            return Path(path)
-        raise NoModelError(
-            f"artifact of active model {version} not found in {self.models_dir} or at {path!r}"
-        )
+    def _active_version(self) -> str | None:
+        with self.sessions() as session:
+            return session.scalar(
+                select(ModelVersion.version).where(ModelVersion.is_active.is_(True))
+            )
+
+    def _locate(self, version: str) -> Path:
+        """The artifact directory of ``version`` on this machine (fetched if needed)."""
+        from newsclf.registry import local_artifact
+
+        fetched = not (self.models_dir / version).is_dir()
+        with self.sessions() as session:
+            path = local_artifact(session, version, self.models_dir)
+        if fetched and path.parent == self.models_dir:
+            log.info("model fetched from the database version=%s into=%s", version, path)
+        return path

@@ -1,0 +1,117 @@
+"""Gold labels from editors (the ``feedback`` table) and the review list that
+tells them which articles to label next::
+
+    with sessions.begin() as session:
+        add_label(session, 17, "sport", source="cli")
+        report = import_labels_csv(session, Path("labels.csv"))   # article_id,label
+    with sessions() as session:
+        rows = review(session, threshold=0.6, limit=20)
+
+A label must be one the active model knows (its output classes), so that a
+retrained challenger and the champion are scored on the same label set. One
+label per article: the last one given wins.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsclf.errors import InputError, NoModelError
+from schema.models import Article
+from schema.store import active_model_version, low_confidence_predictions, upsert_feedback
+
+CSV_COLUMNS = ("article_id", "label")
+"""Header a bulk label file must have (other columns are ignored)."""
+
+
+@dataclass
+class LabelImport:
+    """What a bulk import stored and which rows it rejected (line, reason)."""
+
+    stored: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stored": self.stored, "rejected": len(self.rejected), "rows": self.rejected}
+
+
+def known_labels(session: Session) -> list[str]:
+    """The active model's classes: the labels feedback may use."""
+    active = active_model_version(session)
+    if active is None:
+        raise NoModelError("no active model, whose classes say which labels exist: train one first")
+    return list(active.labels)
+
+
+def add_label(session: Session, article_id: int, label: str, *, source: str = "cli") -> None:
+    """Store one gold label; InputError (one line) for an unknown article or label."""
+    labels = known_labels(session)
+    label = label.strip()
+    if session.get(Article, article_id) is None:
+        raise InputError(f"no article {article_id}")
+    if label not in labels:
+        raise InputError(f"unknown label {label!r}: the active model knows {', '.join(labels)}")
+    upsert_feedback(session, [{"article_id": article_id, "label": label, "source": source}])
+
+
+def import_labels_csv(session: Session, path: Path) -> LabelImport:
+    """Store every good row of a CSV file with ``article_id,label`` columns; bad rows
+    (not a number, unknown article, unknown label, empty) are reported, not fatal."""
+    labels = set(known_labels(session))
+    report = LabelImport()
+    good: list[tuple[int, int, str]] = []  # line, article id, label
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: needs columns {', '.join(CSV_COLUMNS)} (missing {missing})")
+        for row in reader:
+            line = reader.line_num
+            raw_id, label = (row.get("article_id") or "").strip(), (row.get("label") or "").strip()
+            if not raw_id.isdigit():
+                report.rejected.append({"line": line, "reason": f"article_id {raw_id!r}"})
+            elif label not in labels:
+                report.rejected.append({"line": line, "reason": f"unknown label {label!r}"})
+            else:
+                good.append((line, int(raw_id), label))
+    ids = {article_id for _, article_id, _ in good}
+    existing: set[int] = set()
+    id_list = sorted(ids)
+    for start in range(0, len(id_list), 1000):
+        chunk = id_list[start : start + 1000]
+        existing.update(session.scalars(select(Article.id).where(Article.id.in_(chunk))))
+    rows = []
+    for line, article_id, label in good:
+        if article_id in existing:
+            rows.append({"article_id": article_id, "label": label, "source": "csv"})
+        else:
+            report.rejected.append({"line": line, "reason": f"no article {article_id}"})
+    report.rejected.sort(key=lambda r: r["line"])
+    report.stored = upsert_feedback(session, rows)
+    return report
+
+
+def review(session: Session, *, threshold: float, limit: int) -> list[dict[str, Any]]:
+    """The active model's least confident articles (under ``threshold``) with no
+    gold label yet, least confident first."""
+    active = active_model_version(session)
+    if active is None:
+        raise NoModelError("no active model yet: nothing has a confidence to review")
+    return [
+        {
+            "article_id": r.article_id,
+            "label": r.label,
+            "confidence": r.confidence,
+            "title": r.title,
+            "source": r.source,
+            "text": r.text,
+            "model_version": active.version,
+        }
+        for r in low_confidence_predictions(session, active.version, threshold, limit)
+    ]
