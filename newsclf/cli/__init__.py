@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from newsclf.errors import NewsclfError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute), help shown in `newsclf --help`

@@ -225,7 +225,8 @@ def _print_status(s: dict[str, Any]) -> None:
             f"queue depth: {s['queue_depth']}   workers: {', '.join(s['workers']) or 'none seen'}"
         )
     click.echo(
-        f"{'job':>5} {'status':8} {'total':>7} {'new':>7} {'dup':>6} {'rej':>5} {'labeled':>8} {'failed':>6} {'pending':>8}  source"
+        f"{'job':>5} {'status':8} {'total':>7} {'new':>7} {'dup':>6} {'rej':>5} "
+        f"{'labeled':>8} {'failed':>6} {'pending':>8}  source"
     )
     for j in s["jobs"]:
         click.echo(
