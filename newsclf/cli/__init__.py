@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute), help shown in `newsclf --help`
     "train": ("newsclf.cli.train", "train"),
