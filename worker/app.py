@@ -42,7 +42,15 @@ def make_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=4 * flush_every,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            # kombu sweeps for expired unacked messages only every interval x
+            # throttle seconds (10 x 10 by default): a dead worker's batch would
+            # wait up to 100 s past its visibility timeout. Sweep a few times per
+            # timeout instead (one ZRANGE under a Redis lock each).
+            "unacked_restore_interval": restore_interval_s(settings.visibility_timeout_s),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         task_routes={
@@ -58,6 +66,12 @@ def make_app(settings: Settings) -> Celery:
     app.conf.beat_schedule = beat_schedule(settings)
     app.conf.newsclf_settings = settings
     return app
+
+
+def restore_interval_s(visibility_timeout_s: int) -> int:
+    """Seconds between sweeps that redeliver expired unacked messages: a quarter of
+    the visibility timeout, between 1 and 30."""
+    return max(1, min(30, visibility_timeout_s // 4))
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:

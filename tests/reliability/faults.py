@@ -1,0 +1,255 @@
+"""What the fault-injection tests share: a service to break, feeds, polling, a gate.
+
+A ``Service`` is one fresh PostgreSQL database (migrated, the tiny model
+active), one Redis database of its own, and the environment that CLI and
+worker subprocesses get: small visibility timeout, the text hook of
+``fault_hooks`` (gate, poison, killer) importable through PYTHONPATH::
+
+    service = make_service(pg_url, tiny_artifact, tmp_path, redis_url=url)
+    job_id = service.enqueue(feed)
+    service.wait_done(job_id)
+
+Waiting loops have deadlines only so that a broken build fails instead of
+hanging; no test asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _tests_conftest() -> Any:
+    """tests/conftest.py as a module of its own name (``from conftest import`` picks
+    whichever conftest pytest imported last)."""
+    spec = importlib.util.spec_from_file_location(
+        "newsclf_tests_conftest", HERE.parent / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_conftest = _tests_conftest()
+newsclf_cmd: Callable[..., list[str]] = _conftest.newsclf_cmd
+service_env: Callable[..., dict[str, str]] = _conftest.service_env
+REDIS_SERVER: str = _conftest.REDIS_SERVER
+
+VISIBILITY_TIMEOUT_S = 5
+"""Redis redelivers a dead worker's messages after this long (the default is 120)."""
+
+
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 240, every: float = 0.2
+) -> Any:
+    """Poll ``condition`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(every)
+
+
+def assert_alive(worker: Any) -> None:
+    """Fail at once, with its log, if ``worker`` (conftest's WorkerProcess) has exited."""
+    code = worker.proc.poll()
+    assert code is None, f"worker exited with {code}:\n{worker.log()[-4000:]}"
+
+
+@contextmanager
+def own_redis_db() -> Iterator[str]:
+    """A Redis database nobody uses now, from 15 down (teammates' runs take 1, 2, ...)."""
+    import redis
+
+    for db in range(15, 7, -1):
+        client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}")
+        if client.dbsize() == 0 and client.set("newsclf-test-owner", uuid.uuid4().hex, nx=True):
+            break
+        client.close()
+    else:
+        raise AssertionError("no free Redis database among 8-15")
+    try:
+        yield f"{REDIS_SERVER}/{db}"
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@dataclass
+class Service:
+    database_url: str
+    redis_url: str
+    env: dict[str, str]
+    tmp: Path
+
+    @property
+    def gate(self) -> Gate:
+        return Gate(Path(self.env["NEWSCLF_TEST_GATE"]))
+
+    def cli(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            newsclf_cmd(*args), env={**self.env, **env}, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def enqueue(self, feed: Path, *args: str, **env: str) -> int:
+        result = self.cli("enqueue", str(feed), "--json", *args, **env)
+        assert result.returncode == 0, result.stderr
+        return int(json.loads(result.stdout.strip().splitlines()[-1])["job_id"])
+
+    def sql(self, query: str, **params: Any) -> list[Any]:
+        """Rows of ``query``; retried while the database is restarting."""
+        import sqlalchemy as sa
+
+        deadline = time.monotonic() + 120
+        while True:
+            engine = sa.create_engine(
+                self.database_url.replace("postgresql://", "postgresql+psycopg://")
+            )
+            try:
+                with engine.connect() as conn:
+                    return list(conn.execute(sa.text(query), params))
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+            finally:
+                engine.dispose()
+
+    def progress(self, job_id: int) -> dict[str, Any]:
+        """The job's row and what its articles say: labeled, failed, pending."""
+        [row] = self.sql(
+            """
+            SELECT j.status, j.total, j.labeled AS job_labeled, j.failed AS job_failed,
+                   count(ja.article_id) AS articles,
+                   count(ja.article_id) FILTER (WHERE EXISTS (
+                       SELECT 1 FROM predictions p WHERE p.article_id = ja.article_id)) AS labeled,
+                   count(ja.article_id) FILTER (WHERE a.failed_reason IS NOT NULL) AS failed
+            FROM jobs j LEFT JOIN job_articles ja ON ja.job_id = j.id
+            LEFT JOIN articles a ON a.id = ja.article_id
+            WHERE j.id = :job GROUP BY j.id
+            """,
+            job=job_id,
+        )
+        out = dict(row._mapping)
+        out["pending"] = out["articles"] - out["labeled"] - out["failed"]
+        return out
+
+    def wait_done(
+        self, job_id: int, timeout: float = 300, alive: Callable[[], Any] | None = None
+    ) -> dict[str, Any]:
+        """Wait until the job is ``done``, calling ``alive`` (a check) on each poll."""
+
+        def done() -> dict[str, Any] | None:
+            if alive is not None:
+                alive()
+            p = self.progress(job_id)
+            return p if p["status"] == "done" else None
+
+        return wait_for(done, f"job {job_id} to finish", timeout=timeout, every=0.5)
+
+    def predictions(self, job_id: int) -> dict[str, int]:
+        """Prediction rows of the job's articles, distinct articles, most rows per article."""
+        [row] = self.sql(
+            """
+            SELECT count(*) AS rows, count(DISTINCT p.article_id) AS articles,
+                   coalesce(max(per.n), 0) AS most_per_article
+            FROM job_articles ja JOIN predictions p ON p.article_id = ja.article_id
+            LEFT JOIN (SELECT article_id, model_version, count(*) AS n FROM predictions
+                       GROUP BY article_id, model_version) per
+              ON per.article_id = p.article_id AND per.model_version = p.model_version
+            WHERE ja.job_id = :job
+            """,
+            job=job_id,
+        )
+        return dict(row._mapping)
+
+
+class Gate:
+    """Hold workers inside their next batch (``fault_hooks.hook`` waits while the file exists)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.held = Path(str(path) + ".held")
+
+    def close(self, after: int = 0) -> None:
+        """Hold each worker once it has seen ``after`` texts."""
+        self.path.write_text(str(after))
+
+    def open(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.held.unlink(missing_ok=True)
+
+    def wait_held(self, worker: Any, timeout: float = 240) -> int:
+        """Wait until a worker waits at the gate (mid-batch); the pid of that worker."""
+
+        def held() -> int | None:
+            assert_alive(worker)
+            try:
+                return int(self.held.read_text() or 0) or None
+            except (FileNotFoundError, ValueError):
+                return None
+
+        return int(wait_for(held, "a worker to reach the gate", timeout=timeout))
+
+
+def make_service(
+    pg_url: str, redis_url: str, artifact: Path, tmp: Path, **settings: Any
+) -> Service:
+    """A fresh database (migrated, ``artifact`` active) and the subprocess environment."""
+    from newsclf.registry import register_artifact
+    from schema.db import make_engine, session_factory, upgrade
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    with session_factory(engine).begin() as session:
+        register_artifact(session, artifact)
+    engine.dispose()
+    settings.setdefault("visibility_timeout_s", VISIBILITY_TIMEOUT_S)
+    settings.setdefault("text_hook", "fault_hooks:hook")
+    env = service_env(
+        database_url=pg_url, broker_url=redis_url, models_dir=tmp / "models", **settings
+    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH")) if p)
+    env["NEWSCLF_TEST_GATE"] = str(tmp / "gate")
+    env["NEWSCLF_TEST_DEATHS"] = str(tmp / "deaths")
+    return Service(pg_url, redis_url, env, tmp)
+
+
+def bbc_texts(bbc_csv: Path, n: int) -> list[str]:
+    """``n`` distinct article texts from the BBC file (repeated with a tag past its end)."""
+    seen: dict[str, str] = {}  # by layout-free text, as the content hash sees them
+    with open(bbc_csv, newline="", encoding="utf-8") as src:
+        for row in csv.DictReader(src):
+            seen.setdefault(" ".join(row["text"].split()), row["text"])
+    base = list(seen.values())
+    return [
+        base[i % len(base)] + ("" if i < len(base) else f" (edition {i // len(base)})")
+        for i in range(n)
+    ]
+
+
+def write_csv(path: Path, texts: list[str], titles: list[str] | None = None) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "title", "text"])
+        for i, text in enumerate(texts):
+            title = titles[i] if titles else " ".join(text.split()[:8])
+            writer.writerow([f"a-{i}", title, text])
+    return path

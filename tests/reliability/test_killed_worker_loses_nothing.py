@@ -1,0 +1,51 @@
+"""`kill -9` of a worker in the middle of a 5,000-article job: a new worker finishes
+it, with exactly one prediction per article.
+
+The gate of ``fault_hooks`` holds the worker inside a batch (its articles
+claimed, nothing of that batch written) after it has seen 1,000 texts, so the
+kill always lands mid-job and mid-batch; then the process group gets SIGKILL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from faults import assert_alive, bbc_texts, make_service, own_redis_db, write_csv
+
+N_ARTICLES = 5000
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_is_replaced_and_the_job_ends_with_5000_predictions_once(
+    pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
+) -> None:
+    with own_redis_db() as redis_url:
+        # Batches of 128 (8 messages prefetched): the first batch is written long
+        # before the 1,000th text, so the kill finds predictions already stored.
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, batch_size=128)
+        feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, N_ARTICLES))
+        service.gate.close(after=1000)
+        first = start_worker(service.env)
+        job = service.enqueue(feed)
+        service.gate.wait_held(first)
+        at_kill = service.progress(job)
+        assert 0 < at_kill["labeled"] < N_ARTICLES
+        first.kill()
+        service.gate.open()
+
+        second = start_worker(service.env)
+        done = service.wait_done(job, alive=lambda: assert_alive(second))
+        counts = service.predictions(job)
+        attempts = service.sql(
+            "SELECT attempts, count(*) FROM articles GROUP BY attempts ORDER BY attempts"
+        )
+        print(
+            f"\nFAULT kill-9: labeled at kill {at_kill['labeled']}/{N_ARTICLES}; "
+            f"after: {done['labeled']} labeled, {done['failed']} failed, "
+            f"{counts['rows']} prediction rows, attempts {[tuple(r) for r in attempts]}"
+        )
+        assert (done["status"], done["labeled"], done["failed"]) == ("done", N_ARTICLES, 0)
+        assert (done["job_labeled"], done["job_failed"]) == (N_ARTICLES, 0)
+        assert counts == {"rows": N_ARTICLES, "articles": N_ARTICLES, "most_per_article": 1}
+        assert second.proc.poll() is None
