@@ -63,6 +63,10 @@ class Outcome:
     failed: int = 0
     version: str = ""
     batches: list[dict[str, float | int | str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went, by step
+
+    def timed(self, step: str, started: float) -> None:
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - started, 4)
 
 
 class Classifier:
@@ -91,28 +95,33 @@ class Classifier:
         outcome = Outcome(requested=len(ids), version=version)
         if not ids:
             return outcome
+        t = time.perf_counter()
         claimed, gave_up = retry_db(lambda: self._claim(ids, version), what="claim")
+        outcome.timed("claim", t)
         outcome.failed += len(gave_up)
         outcome.skipped = len(ids) - len(claimed) - len(gave_up)
         fresh = [c for c in claimed if c.attempts == 1]
         suspects = [c for c in claimed if c.attempts > 1]
 
-        for group in self._length_sorted_groups(predictor, fresh, self.batch_size):
+        for group in self._length_sorted_groups(predictor, fresh, self.batch_size, outcome):
             self._run_isolating(predictor, group, batch_id, outcome)
         # Suspects were delivered before and never finished: maybe one of them
         # kills its worker. Smaller groups each delivery, alone on the last, so
         # a poison article ends up sinking only itself.
         for attempts in sorted({c.attempts for c in suspects}):
             same = [c for c in suspects if c.attempts == attempts]
-            size = (
-                1
-                if attempts >= self.max_attempts
-                else max(1, self.batch_size // 16 ** (attempts - 1))
-            )
-            for group in self._length_sorted_groups(predictor, same, size):
+            if attempts >= self.max_attempts:
+                self._run_alone(predictor, same, batch_id, outcome)
+                continue
+            size = max(1, self.batch_size // 16 ** (attempts - 1))
+            # In id order, not by length: sorting runs every text (a killer too)
+            # before the first group is written.
+            for group in (same[i : i + size] for i in range(0, len(same), size)):
                 self._run_isolating(predictor, group, batch_id, outcome)
 
+        t = time.perf_counter()
         retry_db(lambda: self._finish_jobs(ids), what="finish jobs")
+        outcome.timed("finish", t)
         return outcome
 
     def warm_up(self) -> Any:
@@ -126,40 +135,49 @@ class Classifier:
     # -- steps -------------------------------------------------------------
 
     def _claim(self, ids: list[int], version: str) -> tuple[list[Claimed], list[int]]:
-        """Articles needing a prediction by ``version``; count this delivery; give up on spent ones."""
+        """Articles needing a prediction by ``version``; count this delivery; give up on spent ones.
+
+        One ``UPDATE ... RETURNING`` claims the live articles and reads their texts;
+        only when some were not returned does a second query look for spent ones.
+        """
+        labeled = exists().where(
+            Prediction.article_id == Article.id, Prediction.model_version == version
+        )
+        needed = (Article.id.in_(ids), Article.failed_reason.is_(None), ~labeled)
         with self.sessions.begin() as session:
-            labeled = exists().where(
-                Prediction.article_id == Article.id, Prediction.model_version == version
-            )
-            rows = session.execute(
-                select(Article.id, Article.text, Article.attempts)
-                .where(Article.id.in_(ids), Article.failed_reason.is_(None), ~labeled)
-                .order_by(Article.id)
+            live = session.execute(
+                update(Article)
+                .where(*needed, Article.attempts < self.max_attempts)
+                .values(attempts=Article.attempts + 1)
+                .returning(Article.id, Article.text, Article.attempts)
+                .execution_options(synchronize_session=False)
             ).all()
-            spent = [r.id for r in rows if r.attempts >= self.max_attempts]
-            live = [r for r in rows if r.attempts < self.max_attempts]
-            if spent:
-                self._mark_failed(session, spent, GAVE_UP.format(n=self.max_attempts))
-            if live:
-                session.execute(
-                    update(Article)
-                    .where(Article.id.in_([r.id for r in live]))
-                    .values(attempts=Article.attempts + 1)
+            spent: list[int] = []
+            if len(live) < len(ids):
+                spent = list(
+                    session.scalars(
+                        select(Article.id).where(*needed, Article.attempts >= self.max_attempts)
+                    )
                 )
-        return [Claimed(r.id, r.text, r.attempts + 1) for r in live], spent
+                if spent:
+                    self._mark_failed(session, spent, GAVE_UP.format(n=self.max_attempts))
+        live = sorted(live, key=lambda r: r.id)
+        return [Claimed(r.id, r.text, r.attempts) for r in live], spent
 
     def _length_sorted_groups(
-        self, predictor: object, items: list[Claimed], size: int
+        self, predictor: object, items: list[Claimed], size: int, outcome: Outcome
     ) -> list[list[Claimed]]:
         """Batches of ``size``, texts of similar length together, so padding stays short."""
         if not items:
             return []
+        started = time.perf_counter()
         lengths = []
         for item in items:
             try:
                 lengths.append(len(self._encoded(predictor, item)))
             except Exception:  # a poison text: isolation finds it when its group runs
                 lengths.append(0)
+        outcome.timed("encode", started)
         order = np.argsort(lengths, kind="stable")
         ranked = [items[i] for i in order]
         return [ranked[i : i + size] for i in range(0, len(ranked), size)]
@@ -183,8 +201,11 @@ class Classifier:
             self._isolate(predictor, group, batch_id, outcome, exc)
             return
         seconds = time.perf_counter() - started
+        outcome.timed("model", started)
+        t = time.perf_counter()
         rows = self._rows(predictor, group, probs, batch_id)
         inserted = retry_db(lambda: self._write(rows), what="write predictions")
+        outcome.timed("write", t)
         outcome.inserted += inserted
         padded = predictor.padded_length(max((len(s) for s in seqs), default=1))  # type: ignore[attr-defined]
         line = {
@@ -198,6 +219,18 @@ class Classifier:
         }
         outcome.batches.append(line)
         log.info("batch %s", " ".join(f"{k}={v}" for k, v in line.items()))
+
+    def _run_alone(
+        self, predictor: object, items: list[Claimed], batch_id: str, outcome: Outcome
+    ) -> None:
+        """Last delivery: each article alone, its delivery counted just before it runs,
+        so an article that kills the worker spends its own last attempt, not the last
+        attempt of the articles after it (the claim counted them all: undone first)."""
+        ids = [c.id for c in items]
+        retry_db(lambda: self._count_delivery(ids, -1), what="count attempt")
+        for item in items:
+            retry_db(lambda item=item: self._count_delivery([item.id]), what="count attempt")
+            self._run_isolating(predictor, [item], batch_id, outcome)
 
     def _isolate(
         self,
@@ -214,7 +247,7 @@ class Classifier:
             self._run_isolating(predictor, group[half:], batch_id, outcome)
         elif group[0].attempts < self.max_attempts:
             group[0].attempts += 1
-            retry_db(lambda: self._count_delivery(group[0].id), what="count attempt")
+            retry_db(lambda: self._count_delivery([group[0].id]), what="count attempt")
             self._run_isolating(predictor, group, batch_id, outcome)
         else:
             retry_db(lambda: self._record_failure(group[0], error), what="record failure")
@@ -245,12 +278,12 @@ class Classifier:
         with self.sessions.begin() as session:
             return insert_predictions(session, rows)
 
-    def _count_delivery(self, article_id: int) -> None:
+    def _count_delivery(self, article_ids: list[int], by: int = 1) -> None:
         with self.sessions.begin() as session:
             session.execute(
                 update(Article)
-                .where(Article.id == article_id)
-                .values(attempts=Article.attempts + 1)
+                .where(Article.id.in_(article_ids))
+                .values(attempts=Article.attempts + by)
             )
 
     def _record_failure(self, item: Claimed, exc: BaseException) -> None:
@@ -278,8 +311,7 @@ class Classifier:
         """
         with self.sessions.begin() as session:
             open_jobs = session.scalars(
-                select(Job.id)
-                .where(
+                select(Job.id).where(
                     Job.id.in_(select(JobArticle.job_id).where(JobArticle.article_id.in_(ids))),
                     Job.status.in_(("queued", "running")),
                 )

@@ -95,7 +95,8 @@ def classify(requests: list[Any]) -> None:
         )
         return
     log.info(
-        "merged batch_id=%s messages=%d articles=%d inserted=%d skipped=%d failed=%d model_version=%s",
+        "merged batch_id=%s messages=%d articles=%d inserted=%d skipped=%d failed=%d model_version=%s"
+        " seconds=%s",
         batch_id,
         len(requests),
         outcome.requested,
@@ -103,6 +104,7 @@ def classify(requests: list[Any]) -> None:
         outcome.skipped,
         outcome.failed,
         outcome.version,
+        outcome.seconds,
     )
 
 
@@ -118,6 +120,32 @@ def reconcile_task() -> dict[str, Any]:
         report = reconcile(sessions=classifier().sessions, publisher=publisher, in_flight=in_flight)
     log.info(
         "reconcile jobs=%s republished=%d in_flight=%d finished=%s",
-        report.jobs, report.republished, report.in_flight, report.finished,
+        report.jobs,
+        report.republished,
+        report.in_flight,
+        report.finished,
     )
     return report.__dict__
+
+
+# -- retraining (issue 4) ---------------------------------------------------------
+
+
+@app.task(name="newsclf.retrain", bind=True, acks_late=False)
+def retrain_task(self: Any, trigger: str = "beat") -> dict[str, Any]:
+    """Train a challenger on base + feedback data; promote it if the gate allows.
+
+    Not acked late: a worker that dies mid-training does not get the run again
+    (the ``running`` row goes stale instead). The run's ``request_id`` is this
+    task's id, so ``newsclf retrain --wait`` finds it. Two runs never overlap:
+    the database admits one ``running`` row (see ``worker.retrain``)."""
+    from worker.retrain import retrain
+
+    try:
+        outcome = retrain(
+            classifier().sessions, _settings, trigger=trigger, request_id=self.request.id
+        )
+    except Exception as exc:  # recorded in training_runs by retrain(); log, do not retry
+        log.exception("retrain failed: %s", exc)
+        return {"status": "failed", "reason": str(exc).splitlines()[:1]}
+    return outcome.as_dict()
