@@ -84,7 +84,13 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         every: Any = crontab(minute, hour, day_of_week, day_of_month, month_of_year)
         schedule["retrain"] = {"task": "newsclf.retrain", "schedule": every}
     elif settings.retrain_every_s > 0:
-        schedule["retrain"] = {"task": "newsclf.retrain", "schedule": settings.retrain_every_s}
+        # A run that waited a whole interval is stale: the next one is due anyway
+        # (without this, runs longer than the interval pile up on the queue).
+        schedule["retrain"] = {
+            "task": "newsclf.retrain",
+            "schedule": settings.retrain_every_s,
+            "options": {"expires": settings.retrain_every_s},
+        }
     return schedule
 
 

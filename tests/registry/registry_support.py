@@ -60,13 +60,15 @@ def last_json(stdout: str) -> Any:
 
 
 def bbc_rows(bbc_csv: Path, start: int, n: int) -> list[dict[str, str]]:
-    """Rows ``start .. start+n`` of the BBC file with distinct texts."""
+    """``n`` rows of the BBC file from row ``start`` on, with distinct texts (also
+    after whitespace is normalized, as the articles table dedups them)."""
     rows: list[dict[str, str]] = []
     seen: set[str] = set()
     with open(bbc_csv, newline="", encoding="utf-8") as f:
         for i, row in enumerate(csv.DictReader(f)):
-            if i >= start and row["text"] not in seen:
-                seen.add(row["text"])
+            key = " ".join(row["text"].split())
+            if i >= start and key not in seen:
+                seen.add(key)
                 rows.append(row)
             if len(rows) == n:
                 break
