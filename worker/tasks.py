@@ -149,26 +149,3 @@ def retrain_task(self: Any, trigger: str = "beat") -> dict[str, Any]:
         log.exception("retrain failed: %s", exc)
         return {"status": "failed", "reason": str(exc).splitlines()[:1]}
     return outcome.as_dict()
-
-
-# -- retraining (issue 4) ---------------------------------------------------------
-
-
-@app.task(name="newsclf.retrain", bind=True, acks_late=False)
-def retrain_task(self: Any, trigger: str = "beat") -> dict[str, Any]:
-    """Train a challenger on base + feedback data; promote it if the gate allows.
-
-    Not acked late: a worker that dies mid-training does not get the run again
-    (the ``running`` row goes stale instead). The run's ``request_id`` is this
-    task's id, so ``newsclf retrain --wait`` finds it. Two runs never overlap:
-    the database admits one ``running`` row (see ``worker.retrain``)."""
-    from worker.retrain import retrain
-
-    try:
-        outcome = retrain(
-            classifier().sessions, _settings, trigger=trigger, request_id=self.request.id
-        )
-    except Exception as exc:  # recorded in training_runs by retrain(); log, do not retry
-        log.exception("retrain failed: %s", exc)
-        return {"status": "failed", "reason": str(exc).splitlines()[:1]}
-    return outcome.as_dict()
