@@ -83,9 +83,9 @@ def test_the_beat_schedule_runs_a_retraining_on_a_train_queue_worker_and_records
     assert run.decision in ("promoted", "rejected") and run.reason
     assert (run.n_base, run.n_feedback, run.n_holdout) == (400, 0, 100)
     assert run.metrics["challenger"]["n"] == run.metrics["champion"]["n"] == 100
-    assert run.champion_version == json.loads((tiny_artifact / "MANIFEST.json").read_text())[
-        "version"
-    ]
+    assert (
+        run.champion_version == json.loads((tiny_artifact / "MANIFEST.json").read_text())["version"]
+    )
     assert "Scheduler: Sending due task retrain (newsclf.retrain)" in beat_log.read_text()
 
     # `newsclf retrain --wait` sends the same task and waits for its recorded run.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_support import clone_artifact
+from registry_support import clone_artifact, last_json, run_cli, service_env
 from sqlalchemy import select
 
 from newsclf.cli import main
@@ -209,3 +209,73 @@ def test_labels_are_checked_one_per_article_and_review_lists_the_least_confident
     review = _json(cli, "review")
     assert [r["article_id"] for r in review] == [ids[2], ids[4], ids[5]]
     assert all(r["confidence"] < 0.6 for r in review)
+
+
+def _queued_ids(redis_url: str) -> list[int]:
+    """Article ids in the Celery messages waiting on the ``classify`` queue."""
+    import base64
+
+    import redis
+
+    ids: list[int] = []
+    for raw in redis.Redis.from_url(redis_url).lrange("classify", 0, -1):
+        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+        ids += body[1]["article_ids"]
+    return sorted(ids)
+
+
+def test_relabel_queues_the_matching_articles_the_active_model_has_not_labeled(
+    two_versions: tuple[str, str],
+    cli: Cli,
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    # A subprocess: the Celery app binds its broker when first imported.
+    env = service_env(database_url=database_url, broker_url=redis_url, models_dir=tmp_path / "m")
+
+    def relabel(*args: str) -> dict[str, Any]:
+        done = run_cli(env, "relabel", *args, "--json")
+        assert done.returncode == 0, done.stderr
+        return dict(last_json(done.stdout))
+
+    v1, v2 = two_versions
+    march, may = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    sessions = session_factory(make_engine(database_url))
+    with sessions.begin() as session:
+        stored = upsert_articles(
+            session,
+            [
+                {"text": "old bbc", "source": "bbc", "published_at": march},
+                {"text": "new bbc", "source": "bbc", "published_at": may},
+                {"text": "new cnn", "source": "cnn", "published_at": may},
+                {"text": "undated bbc", "source": "bbc"},  # no date: ingested now, after April
+            ],
+        )
+        old, new, cnn, undated = (article_id for article_id, _ in stored)
+        insert_predictions(  # v1 labeled "new bbc"; v1 becomes active again below
+            session,
+            [
+                {
+                    "article_id": new,
+                    "model_version": v1,
+                    "label": "sport",
+                    "confidence": 0.9,
+                    "probabilities": {"sport": 0.9},
+                    "batch_id": "b",
+                }
+            ],
+        )
+
+    report = relabel("--since", "2026-04-01", "--source", "bbc")
+    assert (report["matched"], report["published"], report["model_version"]) == (2, 1, v1)
+    assert _queued_ids(redis_url) == [undated]  # "new bbc" already has v1's label
+
+    assert cli("models", "promote", v2)[0] == 0
+    everything = relabel()
+    assert (everything["matched"], everything["published"]) == (4, 4)
+    assert _queued_ids(redis_url) == sorted([undated, old, new, cnn, undated])
+    bad = run_cli(env, "relabel", "--since", "yesterday")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
