@@ -156,7 +156,12 @@ class Classifier:
             if len(live) < len(ids):
                 spent = list(
                     session.scalars(
-                        select(Article.id).where(*needed, Article.attempts >= self.max_attempts)
+                        # Not those just claimed: the UPDATE above raised their attempts.
+                        select(Article.id).where(
+                            *needed,
+                            Article.attempts >= self.max_attempts,
+                            Article.id.not_in([r.id for r in live]),
+                        )
                     )
                 )
                 if spent:
