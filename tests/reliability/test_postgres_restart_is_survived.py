@@ -1,0 +1,77 @@
+"""PostgreSQL goes down in the middle of a batch and comes back: the worker waits
+(retrying with backoff), never exits, writes the batch when the server is back,
+and the job completes with none missing, none twice.
+
+This stops the shared PostgreSQL on 127.0.0.1 for a few seconds: other tests
+running at that moment may see their connections dropped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from faults import assert_alive, bbc_texts, make_service, own_redis_db, wait_for, write_csv
+
+N_ARTICLES = 3000
+CLUSTERS = Path("/etc/postgresql")
+
+
+def pg_ctl(action: str) -> None:
+    """``pg_ctlcluster`` on the local cluster (fast stop: connections are cut)."""
+    version = sorted(p.name for p in CLUSTERS.iterdir())[-1]
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
+    if action == "stop":
+        command += ["-m", "fast"]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def pg_ready() -> bool:
+    return subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], timeout=30).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("pg_ctlcluster") is None or not CLUSTERS.is_dir(),
+    reason="needs the local PostgreSQL cluster and pg_ctlcluster to restart it",
+)
+def test_postgres_stopped_mid_batch_and_started_again_the_worker_waits_and_finishes_the_job(
+    pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
+) -> None:
+    with own_redis_db() as redis_url:
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, batch_size=128)
+        feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, N_ARTICLES))
+        service.gate.close(after=1000)
+        worker = start_worker(service.env)
+        pid = worker.proc.pid
+        job = service.enqueue(feed)
+        service.gate.wait_held(worker)
+        at_stop = service.progress(job)
+
+        pg_ctl("stop")
+        try:
+            service.gate.open()  # the held batch runs its model, then cannot write
+            wait_for(
+                lambda: "database unreachable" in worker.log() or assert_alive(worker),
+                "the worker to notice that the database is down",
+                timeout=120,
+            )
+        finally:
+            pg_ctl("start")
+            wait_for(pg_ready, "PostgreSQL to accept connections", timeout=120)
+
+        done = service.wait_done(job, alive=lambda: assert_alive(worker))
+        counts = service.predictions(job)
+        retries = worker.log().count("database unreachable")
+        print(
+            f"\nFAULT postgres-restart: at stop {at_stop['labeled']}/{N_ARTICLES} labeled; "
+            f"worker logged {retries} retries and stayed up (pid {pid}); after: "
+            f"{done['labeled']} labeled, {done['failed']} failed, {counts['rows']} prediction rows"
+        )
+        assert 0 < at_stop["labeled"] < N_ARTICLES
+        assert worker.proc.poll() is None and worker.proc.pid == pid
+        assert (done["status"], done["labeled"], done["failed"]) == ("done", N_ARTICLES, 0)
+        assert counts == {"rows": N_ARTICLES, "articles": N_ARTICLES, "most_per_article": 1}
+        assert "Traceback" not in worker.log()
