@@ -334,6 +334,9 @@ def measure_latency(svc: Services, texts: list[str], rate: float = 20.0) -> dict
             )
     done.set()
     poller.join(120)
+    missing = [k for k in sent if k not in seen]
+    if missing:
+        raise SystemExit(f"{len(missing)} live articles never labeled, e.g. {missing[:3]}")
     lat = np.array([seen[k] - sent[k] for k in sent])
     return {
         "latency_p50_s": round(float(np.percentile(lat, 50)), 3),
@@ -430,7 +433,11 @@ def main() -> None:
                 svc.wait_ready("worker")
                 result["e2e_aps"] = measure_e2e(svc, long_texts, "e2e")
                 result["e2e_short_aps"] = measure_e2e(svc, shorts, "e2e_short")
-                result.update(measure_latency(svc, short_texts(base[::-1], args.latency_articles)))
+                live = [
+                    f"{t} live{i}"
+                    for i, t in enumerate(short_texts(base[::-1], args.latency_articles))
+                ]
+                result.update(measure_latency(svc, live))
             finally:
                 worker.terminate()
                 worker.wait(60)
