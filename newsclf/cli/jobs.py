@@ -60,6 +60,15 @@ def enqueue(
                 source_name=source_name,
                 progress=progress,
             )
+    if report.new + report.duplicate == 0:  # not one good row: a user error, said in one line
+        from newsclf.errors import InputError
+
+        first = report.rejected_rows[0] if report.rejected_rows else None
+        why = f" (first: line {first['line']}: {first['reason']})" if first else ""
+        raise InputError(
+            f"no good row in {report.source}: {report.rejected} rejected{why}; "
+            f"`newsclf status --job {report.job_id}` lists every reason"
+        )
     for row in report.rejected_rows[:20]:
         click.echo(f"rejected line {row['line']}: {row['reason']}", err=True)
     if report.rejected > 20:
