@@ -98,28 +98,67 @@ def retrain(
     return outcome
 
 
-def _run(
-    sessions: sessionmaker[Session], settings: Settings, run_id: int, say: Callable[[str], Any]
-) -> RetrainOutcome:
-    from newsclf.registry import local_artifact, register_artifact
-    from trainer.data import drop_duplicates, read_labeled, stratified_split
-    from trainer.model import ModelConfig
-    from trainer.train import train
+@dataclass
+class TrainingSets:
+    """What one run trains on and scores on."""
 
-    config = ModelConfig.preset(settings.retrain_preset, **settings.retrain_overrides())
+    rows: list[tuple[str, str]]
+    """``(text, label)`` to train on: feedback first, then the base rows it does not relabel."""
+    n_feedback: int
+    n_feedback_held_out: int
+    holdout: Any
+    """``trainer.data.LabeledData`` both models are scored on."""
+    holdout_source: str
+
+    @property
+    def n_base(self) -> int:
+        return len(self.rows) - self.n_feedback
+
+
+def training_sets(settings: Settings, feedback: list[tuple[int, str, str]]) -> TrainingSets:
+    """Base data (deduplicated) split from its held-out set, plus the feedback labels.
+
+    Feedback on a held-out text is left out of training (scoring on it would
+    flatter the challenger); feedback on a base text replaces its label."""
+    from trainer.data import drop_duplicates, read_labeled, stratified_split
+
     base, _ = drop_duplicates(read_labeled(settings.train_data))
     if settings.retrain_holdout is not None:
         holdout = read_labeled(settings.retrain_holdout)
         base_train, _ = drop_duplicates(base, also_in=holdout.texts)
-        holdout_source = str(settings.retrain_holdout)
+        source = str(settings.retrain_holdout)
     else:
         portion = 1 - settings.retrain_holdout_portion
         first, second = stratified_split(base.labels, portion, settings.retrain_seed)
         base_train, holdout = base.subset(first), base.subset(second)
-        holdout_source = f"{settings.train_data} split seed {settings.retrain_seed}"
+        source = f"{settings.train_data} split seed {settings.retrain_seed}"
+    held_out = set(holdout.texts)
+    gold = {text: label for _, text, label in feedback if text not in held_out}
+    rows = list(gold.items()) + [
+        (t, label)
+        for t, label in zip(base_train.texts, base_train.labels, strict=True)
+        if t not in gold
+    ]
+    return TrainingSets(
+        rows=rows,
+        n_feedback=len(gold),
+        n_feedback_held_out=sum(1 for _, text, _ in feedback if text in held_out),
+        holdout=holdout,
+        holdout_source=source,
+    )
 
+
+def _run(
+    sessions: sessionmaker[Session], settings: Settings, run_id: int, say: Callable[[str], Any]
+) -> RetrainOutcome:
+    from newsclf.registry import local_artifact, register_artifact
+    from trainer.data import read_labeled
+    from trainer.model import ModelConfig
+    from trainer.train import train
+
+    config = ModelConfig.preset(settings.retrain_preset, **settings.retrain_overrides())
     with sessions() as session:
-        feedback = feedback_examples(session)
+        sets = training_sets(settings, feedback_examples(session))
         champion = active_model_version(session)
         champion_version = champion.version if champion else None
         champion_path = (
@@ -127,30 +166,23 @@ def _run(
             if champion_version
             else None
         )
-    held_out = set(holdout.texts)
-    gold = {text: label for _, text, label in feedback if text not in held_out}
-    n_feedback_held_out = sum(1 for _, text, _ in feedback if text in held_out)
-    rows = list(gold.items()) + [
-        (t, label)
-        for t, label in zip(base_train.texts, base_train.labels, strict=True)
-        if t not in gold
-    ]
+    holdout = sets.holdout
     _update(
         sessions,
         run_id,
-        n_base=len(rows) - len(gold),
-        n_feedback=len(gold),
+        n_base=sets.n_base,
+        n_feedback=sets.n_feedback,
         n_holdout=len(holdout),
         champion_version=champion_version,
     )
     say(
-        f"retrain run {run_id}: {len(rows) - len(gold)} base + {len(gold)} feedback texts, "
+        f"retrain run {run_id}: {sets.n_base} base + {sets.n_feedback} feedback texts, "
         f"{len(holdout)} held out, champion {champion_version}"
     )
 
     with tempfile.TemporaryDirectory(prefix="newsclf-retrain-") as tmp:
         train_csv, holdout_csv = Path(tmp) / "train.csv", Path(tmp) / "holdout.csv"
-        _write_csv(train_csv, rows)
+        _write_csv(train_csv, sets.rows)
         _write_csv(holdout_csv, zip(holdout.texts, holdout.labels, strict=True))
         result = train(
             train_csv,
@@ -164,9 +196,9 @@ def _run(
     metrics: dict[str, Any] = {
         "challenger": {"version": result.version, **challenger},
         "champion": None,
-        "holdout": {"n": len(scored), "source": holdout_source, "sha256": scored.sha256},
+        "holdout": {"n": len(scored), "source": sets.holdout_source, "sha256": scored.sha256},
         "tolerance": settings.promotion_tolerance,
-        "n_feedback_held_out": n_feedback_held_out,
+        "n_feedback_held_out": sets.n_feedback_held_out,
         "config": config.to_json(),
     }
     if champion_path is not None:
@@ -201,8 +233,8 @@ def _run(
         challenger_version=result.version,
         champion_version=champion_version,
         data_sha256=data_sha256,
-        n_base=len(rows) - len(gold),
-        n_feedback=len(gold),
+        n_base=sets.n_base,
+        n_feedback=sets.n_feedback,
         n_holdout=len(scored),
         metrics=metrics,
     )
