@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(
         120, ge=1, description="seconds before Redis redelivers an unacked message"
     )
+    broker_retry_s: float = Field(
+        60.0, ge=0, description="how long enqueue and reconcile retry an unreachable broker"
+    )
 
     text_hook: str = Field(
         "", description="'module:function' applied to each text before the model (empty: none)"

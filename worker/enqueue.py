@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.errors import NoModelError
+from newsclf.errors import NoModelError, ServiceUnavailable
 from newsclf.settings import Settings
 from schema.models import Article, Job, Prediction
 from schema.store import (
@@ -59,6 +59,9 @@ class EnqueueReport:
     model_version: str = ""
     rejected_rows: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unqueued: int = 0
+    """Stored articles not published because the broker was unreachable."""
+    broker_error: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -140,6 +143,11 @@ def enqueue_feeds(
         finish_jobs_if_done(session, [report.job_id])
     if progress:
         progress(report)
+    if report.broker_error:
+        raise ServiceUnavailable(
+            f"{report.broker_error}: job {report.job_id} is stored, {report.unqueued} of its "
+            "articles not queued yet; run `newsclf reconcile` once Redis is back"
+        )
     return report
 
 
@@ -173,9 +181,17 @@ def _store_and_publish(
         report.new += sum(1 for _, is_new in stored if is_new)
         report.duplicate += sum(1 for _, is_new in stored if not is_new)
         todo = _needing_label(session, sorted({aid for aid, _ in stored}), report.model_version)
+    if report.broker_error:  # the broker stayed down: store the rest, reconcile queues it
+        report.unqueued += len(todo)
+        return
     for i in range(0, len(todo), settings.task_chunk):
-        publisher.publish(todo[i : i + settings.task_chunk])
-    report.published += len(todo)
+        try:
+            publisher.publish(todo[i : i + settings.task_chunk])
+        except ServiceUnavailable as exc:
+            report.broker_error = str(exc)
+            report.unqueued += len(todo) - i
+            return
+        report.published += len(todo[i : i + settings.task_chunk])
 
 
 def _needing_label(session: Session, ids: list[int], version: str) -> list[int]:

@@ -253,3 +253,92 @@ def write_csv(path: Path, texts: list[str], titles: list[str] | None = None) -> 
             title = titles[i] if titles else " ".join(text.split()[:8])
             writer.writerow([f"a-{i}", title, text])
     return path
+
+
+class TcpProxy:
+    """A TCP forwarder to cut one client off a shared server without stopping it.
+
+    ``cut()`` drops every connection and closes each new one at once (the client
+    sees the server go away and come back refusing); ``restore()`` forwards again.
+    ``refused`` counts the connections closed while cut: proof a client retried."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.forwarding = True
+        self.refused = 0
+        self._open: list[Any] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, url: str) -> str:
+        """``url`` (redis:// or postgresql://) pointed at this proxy instead of its server."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{self.port}")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.forwarding:
+                self.refused += 1
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: Any, dst: Any) -> None:
+        import socket
+
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        self.forwarding = False
+        with self._lock:
+            conns, self._open = self._open, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def restore(self) -> None:
+        self.forwarding = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
