@@ -14,11 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-BBC_CSV = Path(os.environ.get("NEWSCLF_TEST_BBC", ROOT.parent / "shared" / "data" / "bbc-text.csv"))
-PG_SERVER = os.environ.get("NEWSCLF_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-REDIS_SERVER = os.environ.get("NEWSCLF_TEST_REDIS", "redis://127.0.0.1:6379")
+from services import (  # noqa: F401 - re-exported for older imports
+    BBC_CSV,
+    PG_SERVER,
+    REDIS_SERVER,
+    ROOT,
+    VENV_BIN,
+    WorkerProcess,
+    newsclf_cmd,
+    service_env,
+)
 
 
 @pytest.fixture(scope="session")
@@ -130,89 +135,6 @@ def tiny_artifact(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         epochs=1, seed=1,
     )
     return Path(train(subset, config=config, models_dir=tmp / "models").path)
-
-
-# -- real worker processes --------------------------------------------------
-
-VENV_BIN = Path(os.environ.get("NEWSCLF_TEST_BIN", Path(__import__("sys").executable).parent))
-
-
-def newsclf_cmd(*args: str) -> list[str]:
-    """The installed ``newsclf`` entry point, run as a subprocess."""
-    return [str(VENV_BIN / "newsclf"), *args]
-
-
-def service_env(
-    *, database_url: str, broker_url: str, models_dir: Path, **extra: str
-) -> dict[str, str]:
-    """The environment of a CLI or worker subprocess pointed at these services."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("NEWSCLF_") or k.startswith("NEWSCLF_TEST_")
-    }
-    env.update(
-        NEWSCLF_DATABASE_URL=database_url,
-        NEWSCLF_BROKER_URL=broker_url,
-        NEWSCLF_MODELS_DIR=str(models_dir),
-        NEWSCLF_BATCH_WAIT_S="0.05",
-        NEWSCLF_RELOAD_INTERVAL_S="0.5",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update({f"NEWSCLF_{k.upper()}": str(v) for k, v in extra.items()})
-    return env
-
-
-class WorkerProcess:
-    """A real ``newsclf worker`` subprocess with its log in a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, name: str = "w1") -> None:
-        import subprocess
-
-        self.log_path = log_path
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            newsclf_cmd("worker", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h"),
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "ready." in self.log():
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log()[-3000:]}")
-            time.sleep(0.2)
-        raise AssertionError(f"worker not ready after {timeout}s:\n{self.log()[-3000:]}")
-
-    def kill(self) -> None:
-        import signal
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        import signal
-        import subprocess
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
 
 
 @pytest.fixture

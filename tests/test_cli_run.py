@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import newsclf_cmd, service_env
+from services import newsclf_cmd, service_env
 
 CLOSED = "127.0.0.1:6399"  # nothing listens here: "server down"
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import pytest
 import yaml
-from conftest import ROOT
+from services import ROOT
 
 from newsclf.cli import COMMANDS, LazyGroup, cli
 from newsclf.settings import Settings

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import BBC_CSV, ROOT
+from services import BBC_CSV, ROOT
 
 from newsclf.cli import COMMANDS, cli
 from newsclf.settings import Settings

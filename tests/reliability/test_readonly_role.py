@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import newsclf_cmd, service_env
+from services import newsclf_cmd, service_env
 from psycopg import errors, sql
 
 

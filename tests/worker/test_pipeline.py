@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, newsclf_cmd, service_env
+from services import ROOT, newsclf_cmd, service_env
 from sqlalchemy import func, select, text
 
 N_ARTICLES = 500
