@@ -1,13 +1,9 @@
-"""Helpers shared by the registry tests (imported as a plain module: a
-conftest.py here would shadow the root one for ``from conftest import ...``).
-
-The root conftest's helpers (``service_env``, ``newsclf_cmd``) are loaded from
-its file under a private name for the same reason."""
+"""Helpers shared by the registry tests (a plain module, imported by name: a
+conftest.py here would be one more module called ``conftest``)."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -16,20 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parent.parent
-
-
-def _root_conftest() -> Any:
-    spec = importlib.util.spec_from_file_location("newsclf_root_conftest", TESTS / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_root = _root_conftest()
-service_env: Callable[..., dict[str, str]] = _root.service_env
-newsclf_cmd: Callable[..., list[str]] = _root.newsclf_cmd
+from services import newsclf_cmd as newsclf_cmd  # re-exported for the tests here
+from services import service_env as service_env
 
 TINY_RETRAIN_CONFIG = {
     "vocab_size": 2000,
