@@ -135,7 +135,6 @@ def test_a_promotion_reaches_a_running_worker_between_batches_and_rollback_resto
     assert [(h["version"], h["by"]) for h in history[:2]] == [(v1, "rollback"), (v2, "tester")]
 
 
-@pytest.mark.slow
 def test_a_worker_with_no_local_models_fetches_the_active_one_and_refuses_a_corrupted_blob(
     service: Service, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker: Any
 ) -> None:
