@@ -16,7 +16,6 @@ hanging; no test asserts how long anything took.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,25 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services import REDIS_SERVER, newsclf_cmd, service_env
+
 HERE = Path(__file__).resolve().parent
 
-
-def _tests_conftest() -> Any:
-    """tests/conftest.py as a module of its own name (``from conftest import`` picks
-    whichever conftest pytest imported last)."""
-    spec = importlib.util.spec_from_file_location(
-        "newsclf_tests_conftest", HERE.parent / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_conftest = _tests_conftest()
-newsclf_cmd: Callable[..., list[str]] = _conftest.newsclf_cmd
-service_env: Callable[..., dict[str, str]] = _conftest.service_env
-REDIS_SERVER: str = _conftest.REDIS_SERVER
 
 VISIBILITY_TIMEOUT_S = 5
 """Redis redelivers a dead worker's messages after this long (the default is 120)."""
