@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from services import newsclf_cmd, service_env
 from psycopg import errors, sql
+from services import newsclf_cmd, service_env
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
