@@ -280,3 +280,30 @@ def describe(row: ModelVersion) -> dict[str, Any]:
         "data_sha256": row.data_sha256,
         "parent_version": row.parent_version,
     }
+
+
+def register_trained(
+    database_url: str, path: Path, *, activate: bool = True, by: str = "system"
+) -> dict[str, Any] | None:
+    """What ``newsclf train`` does after training: register the new artifact (parent:
+    the active version) in the database at ``database_url``. None when there is no
+    newsclf database there yet (no SQLite file, or never migrated): training still
+    works without one, and ``newsclf models register PATH`` records it later."""
+    from sqlalchemy import inspect
+
+    from schema.db import make_engine, session_factory
+
+    if database_url.startswith("sqlite"):
+        local = database_url.split(":///", 1)[1] if ":///" in database_url else ""
+        if not local or not Path(local).is_file():  # do not create an empty database file
+            return None
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("model_blobs"):
+                return None
+        with session_factory(engine).begin() as session:
+            row = register_artifact(session, path, activate=activate, by=by, reason="newsclf train")
+            return describe(row)
+    finally:
+        engine.dispose()

@@ -1,0 +1,45 @@
+"""``newsclf train`` registers what it trains: metrics, lineage (data sha256,
+config, parent = the active version) and the artifact's bytes; with no
+database set up it still trains and says how to register later."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from registry_support import clone_artifact
+from sqlalchemy import select
+
+from newsclf.registry import register_trained
+from schema.db import make_engine, session_factory, upgrade
+from schema.models import ModelBlob, ModelVersion
+
+
+def test_a_trained_artifact_is_registered_with_its_lineage_and_bytes(
+    pg_url: str, tiny_artifact: Path, tmp_path: Path
+) -> None:
+    upgrade(pg_url)
+    first = register_trained(pg_url, tiny_artifact, by="alice")
+    assert first is not None and first["active"] and first["parent_version"] is None
+    data = json.loads((tiny_artifact / "data.json").read_text())
+    assert first["data_sha256"] == data["sha256"]
+
+    second_path = clone_artifact(tiny_artifact, tmp_path, "v2-trained")
+    second = register_trained(pg_url, second_path, activate=False, by="alice")
+    assert second is not None and not second["active"]
+    assert second["parent_version"] == first["version"]
+    with session_factory(make_engine(pg_url))() as session:
+        row = session.get_one(ModelVersion, "v2-trained")
+        assert row.config == json.loads((tiny_artifact / "config.json").read_text())
+        blobs = sorted(session.scalars(select(ModelBlob.version)))
+        assert blobs == sorted([first["version"], "v2-trained"])
+
+
+def test_with_no_database_set_up_nothing_is_registered_and_no_file_is_created(
+    tmp_path: Path, tiny_artifact: Path, sqlite_url: str
+) -> None:
+    missing = tmp_path / "nowhere.db"
+    assert register_trained(f"sqlite:///{missing}", tiny_artifact) is None
+    assert not missing.exists()
+    make_engine(sqlite_url).connect().close()  # an empty SQLite file, never migrated
+    assert register_trained(sqlite_url, tiny_artifact) is None
