@@ -36,17 +36,25 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 @click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False),
               help="where the artifact directory is written [default: settings models_dir]")
 @click.option("--json", "as_json", is_flag=True, help="end with one JSON object on the last line")
+@click.option("--no-register", is_flag=True, help="only write the artifact, not the registry")
+@click.option("--no-activate", is_flag=True, help="register without making it the active model")
 def train(
     data_path: Path | None,
     test_path: Path | None,
     preset: str,
     as_json: bool,
+    no_register: bool,
+    no_activate: bool,
     text_column: str | None,
     label_column: str | None,
     models_dir: Path | None,
     **hyper: Any,
 ) -> None:
-    """Train a model and write a versioned artifact.
+    """Train a model, write a versioned artifact, register it and make it active.
+
+    Registering records the metrics, lineage (data sha256, config, parent =
+    the version active before) and the artifact's bytes in the database;
+    with no database set up yet (`newsclf db upgrade`), it is skipped.
 
     \b
     Example:
@@ -75,6 +83,17 @@ def train(
         f" (trained on {result.n_train}, {result.train_seconds:.0f} s)"
     )
     click.echo(f"artifact {result.path}")
+    registered = None
+    if not no_register:
+        from newsclf.registry import register_trained
+
+        registered = register_trained(settings.database_url, result.path,
+                                      activate=not no_activate, by=settings.user or "unknown")
+        if registered is None:
+            click.echo(f"not registered (no newsclf database at {settings.database_url}): "
+                       f"`newsclf models register {result.path}` later", err=True)
+        else:
+            click.echo(f"registered {registered['version']} (active: {registered['active']})")
     if as_json:
         click.echo(json.dumps({
             "version": result.version,
@@ -87,6 +106,8 @@ def train(
             "n_test": result.n_test,
             "artifact_sha256": result.artifact_sha256,
             "short_text_accuracy": result.metrics.get("short_text_accuracy"),
+            "registered": registered is not None,
+            "active": bool(registered and registered["active"]),
         }))
 
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from registry_support import clone_artifact
+import pytest
+
+from registry_support import (
+    bbc_rows,
+    clone_artifact,
+    last_json,
+    run_cli,
+    service_env,
+    write_labeled,
+)
 from sqlalchemy import select
 
 from newsclf.registry import register_trained
@@ -43,3 +52,19 @@ def test_with_no_database_set_up_nothing_is_registered_and_no_file_is_created(
     assert not missing.exists()
     make_engine(sqlite_url).connect().close()  # an empty SQLite file, never migrated
     assert register_trained(sqlite_url, tiny_artifact) is None
+
+
+@pytest.mark.slow
+def test_newsclf_train_registers_the_new_version_as_the_active_one(
+    pg_url: str, redis_url: str, bbc_csv: Path, tmp_path: Path
+) -> None:
+    env = service_env(database_url=pg_url, broker_url=redis_url, models_dir=tmp_path / "models")
+    assert run_cli(env, "db", "upgrade").returncode == 0
+    data = write_labeled(tmp_path / "small.csv", bbc_rows(bbc_csv, 0, 300))
+    tiny = ["--epochs", "1", "--vocab-size", "1000", "--embedding-dim", "8", "--max-length", "60"]
+    done = run_cli(env, "train", "--data", str(data), *tiny, "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = last_json(done.stdout)
+    assert trained["registered"] and trained["active"]
+    listed = last_json(run_cli(env, "models", "list", "--json").stdout)
+    assert [(m["version"], m["active"]) for m in listed] == [(trained["version"], True)]
