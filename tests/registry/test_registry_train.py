@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from registry_support import (
     bbc_rows,
     clone_artifact,
