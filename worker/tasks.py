@@ -147,5 +147,5 @@ def retrain_task(self: Any, trigger: str = "beat") -> dict[str, Any]:
         )
     except Exception as exc:  # recorded in training_runs by retrain(); log, do not retry
         log.exception("retrain failed: %s", exc)
-        return {"status": "failed", "reason": str(exc).splitlines()[:1]}
+        return {"status": "failed", "reason": (str(exc).splitlines() or [""])[0]}
     return outcome.as_dict()
