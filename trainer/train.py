@@ -1,20 +1,19 @@
-"""Training, top to bottom: read, dedup, split, preprocess, fit, evaluate, write the artifact.
+"""Training: one labeled file in, one verified artifact out::
 
-    from trainer.model import ModelConfig
-    from trainer.train import train
-    result = train("bbc-text.csv", config=ModelConfig.preset("default", epochs=10, seed=1))
-    result.path, result.evaluation.accuracy
+    result = train("bbc-text.csv", models_dir="models")                   # default preset
+    result = train("train.csv", test_path="test.csv", config=ModelConfig.preset("seed"))
+    result.version, result.path, result.evaluation.accuracy, result.artifact_sha256
 
-With ``test_path`` the whole data file trains (its texts that also appear in
-the test file are dropped) and the test file is the held-out set; otherwise a
-stratified, seeded split of the deduplicated data. Early stopping and the
-validation curves use a stratified slice of the *training* data, never the
-test set.
+``train`` reads top to bottom: read the data, drop duplicate texts (and any
+text of the external test file), split, build the vocabulary from the training
+texts only, fit epoch by epoch, evaluate on the held-out texts with the same
+``Predictor`` the workers use, and write the artifact. Nothing is written to a
+database: the caller registers the returned ``TrainResult``.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,106 +26,43 @@ from newsclf.errors import InputError
 from trainer.artifact import artifact_sha256, write_artifact
 from trainer.data import LabeledData, drop_duplicates, read_labeled, stratified_split
 from trainer.evaluate import Evaluation, evaluate_labels
-from trainer.model import ModelConfig, build_model
+from trainer.model import ModelConfig, build_model, set_idf, training_model
 from trainer.plots import plot_confusion, plot_history
 from trainer.predictor import Predictor
 from trainer.preprocess import Vocabulary, pad, tokenize
 
 SHORT_TEXT_WORDS = 30
-"""Held-out articles cut to their first words: how the model fares on RSS-like items."""
+"""Held-out texts are also scored cut to their first words: an RSS item's length."""
 
 BUCKET_BATCHES = 4
-"""Training batches are drawn from chunks of this many batches sorted by length."""
+"""Training batches are formed from length-sorted chunks of this many batches (less padding)."""
 
 
 @dataclass
 class TrainResult:
+    """Everything a caller needs to register the model (nothing is written to SQL here)."""
+
     version: str
     path: Path
-    metrics: dict[str, Any]
+    artifact_sha256: str
+    config: ModelConfig
+    labels: list[str]
     evaluation: Evaluation
+    metrics: dict[str, Any]
+    """metrics.json: the evaluation, short-text accuracy, history, timings."""
+    data: dict[str, Any]
+    """data.json: files, sha256, row counts, skipped rows, duplicates."""
+    history: dict[str, list[float]]
     train_seconds: float
     n_train: int
+    n_validation: int
     n_test: int
-    artifact_sha256: str
-    test_probabilities: np.ndarray
-    """The trained model's probabilities on the held-out texts, in their order."""
+    epochs_run: int
+    best_epoch: int
     test_texts: list[str]
-
-
-def _say(progress: Callable[[str], Any] | None, line: str) -> None:
-    if progress is not None:
-        progress(line)
-
-
-def _split(
-    data_path: Path,
-    test_path: Path | None,
-    config: ModelConfig,
-    columns: dict[str, str | None],
-    progress: Callable[[str], Any] | None,
-) -> tuple[LabeledData, LabeledData, dict[str, Any]]:
-    data = read_labeled(data_path, **columns)
-    if data.skipped:
-        _say(progress, f"{data_path}: {data.skip_summary()}")
-    info: dict[str, Any] = {
-        "sha256": data.sha256,
-        "path": str(data_path),
-        "rows": len(data),
-        "skipped": data.skipped,
-        "skipped_lines": data.skipped_lines,
-    }
-    if test_path is not None:
-        test = read_labeled(test_path, **columns)
-        train, dropped = drop_duplicates(data, also_in=test.texts)
-        info.update(test_sha256=test.sha256, test_path=str(test_path), test_skipped=test.skipped)
-    else:
-        unique, dropped = drop_duplicates(data)
-        first, second = stratified_split(unique.labels, config.train_portion, config.seed)
-        train, test = unique.subset(first), unique.subset(second)
-    info.update(duplicates_dropped=dropped, n_train=len(train), n_test=len(test))
-    _say(
-        progress, f"{len(train)} training texts, {len(test)} held out, {dropped} duplicates dropped"
-    )
-    if len(train) == 0 or len(test) == 0:
-        raise InputError("not enough distinct labeled texts to train and evaluate")
-    return train, test, info
-
-
-def _batches(
-    seqs: Sequence[np.ndarray], y: np.ndarray, config: ModelConfig, rng: np.random.Generator
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch: random crops (short-text augmentation), length buckets, per-batch padding."""
-    epoch = [
-        _crop(s, config.crop_min, rng) if rng.random() < config.crop_probability else s
-        for s in seqs
-    ]
-    order = rng.permutation(len(epoch))
-    bs = config.batch_size
-    batches: list[np.ndarray] = []
-    if config.mask_padding:  # similar lengths together: less padding, same result
-        chunk = bs * BUCKET_BATCHES
-        for i in range(0, len(order), chunk):
-            part = sorted(order[i : i + chunk], key=lambda j: len(epoch[j]))
-            batches += [np.array(part[k : k + bs]) for k in range(0, len(part), bs)]
-        rng.shuffle(batches)  # type: ignore[arg-type]
-    else:
-        batches = [order[i : i + bs] for i in range(0, len(order), bs)]
-    for b in batches:
-        rows = [epoch[j] for j in b]
-        length = max(1, max(len(r) for r in rows)) if config.mask_padding else config.max_length
-        yield pad(rows, length, config.padding), y[b]
-
-
-def _crop(seq: np.ndarray, shortest: int, rng: np.random.Generator) -> np.ndarray:
-    if len(seq) <= shortest:
-        return seq
-    return seq[: int(rng.integers(shortest, len(seq) + 1))]
-
-
-def _loss_and_accuracy(probs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    picked = probs[np.arange(len(y)), y]
-    return float(-np.mean(np.log(picked + 1e-9))), float(np.mean(probs.argmax(axis=1) == y))
+    test_labels: list[str]
+    test_probabilities: np.ndarray
+    """The trainer's own held-out probabilities, rows in test_texts order."""
 
 
 def train(
@@ -137,113 +73,212 @@ def train(
     models_dir: str | Path | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
-    progress: Callable[[str], Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train on ``data_path`` and write a verified artifact into ``models_dir``."""
+    """Train on ``data_path``, evaluate on ``test_path`` (or a held-out split), write an artifact."""
     import keras
 
-    from newsclf.settings import get_settings
+    say = progress or (lambda _message: None)
+    config = config or ModelConfig()
+    if models_dir is None:
+        from newsclf.settings import get_settings
 
-    config = config or ModelConfig.preset("default")
-    models_dir = Path(models_dir) if models_dir is not None else get_settings().models_dir
-    columns = {"text_column": text_column, "label_column": label_column}
+        models_dir = get_settings().models_dir
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    train_set, test_set, data_info = _split(
-        Path(data_path), Path(test_path) if test_path else None, config, columns, progress
-    )
-    labels = sorted(set(train_set.labels))
-    index = {label: i for i, label in enumerate(labels)}
-    tokens = [tokenize(t) for t in train_set.texts]
-    y_all = np.array([index[label] for label in train_set.labels], dtype=np.int64)
-    if config.validation_portion and len(train_set) >= 10:
-        fit_idx, val_idx = stratified_split(
-            train_set.labels, 1 - config.validation_portion, config.seed
-        )
+    # 1. Data: read, drop duplicates (never a test text in training), split.
+    columns = {"text_column": text_column, "label_column": label_column}
+    data = read_labeled(data_path, **columns)
+    say(f"read {len(data)} rows from {data.path}" + _skipped(data))
+    external_test = read_labeled(test_path, **columns) if test_path else None
+    if external_test:
+        say(f"read {len(external_test)} test rows from {external_test.path}" + _skipped(external_test))
+    data, n_duplicates = drop_duplicates(data, also_in=external_test.texts if external_test else ())
+    if external_test:
+        train_set, test_set = data, external_test
     else:
-        fit_idx, val_idx = np.arange(len(train_set)), np.array([], dtype=np.int64)
-    vocab = Vocabulary.fit([tokens[i] for i in fit_idx], config.vocab_size, config.oov_token)
-    encode = lambda i: vocab.encode(tokens[i], config.max_length, config.truncating)  # noqa: E731
-    fit_seqs, y_fit = [encode(i) for i in fit_idx], y_all[fit_idx]
-    val_seqs, y_val = [encode(i) for i in val_idx], y_all[val_idx]
+        train_idx, test_idx = stratified_split(data.labels, config.train_portion, config.seed)
+        train_set, test_set = data.subset(train_idx), data.subset(test_idx)
+    fit_set, val_set = train_set, None
+    if config.validation_portion:
+        fit_idx, val_idx = stratified_split(train_set.labels, 1 - config.validation_portion, config.seed + 1)
+        fit_set, val_set = train_set.subset(fit_idx), train_set.subset(val_idx)
+    labels = sorted(set(fit_set.labels))
+    if len(labels) < 2:
+        raise InputError(f"training needs at least two labels; {data.path} has {labels}")
+    say(f"{n_duplicates} duplicate texts dropped; training on {len(fit_set)}, validating on "
+        f"{len(val_set) if val_set else 0}, testing on {len(test_set)}; labels: {', '.join(labels)}")
 
+    # 2. Preprocessing: the shared tokenizer; a vocabulary of the training texts only.
+    fit_tokens = [tokenize(text) for text in fit_set.texts]
+    vocab = Vocabulary.fit(fit_tokens, size=config.vocab_size, oov_token=config.oov_token)
+    fit_ids = [vocab.encode(tokens, config.max_length, config.truncating) for tokens in fit_tokens]
+    fit_y = _label_ids(fit_set.labels, labels)
+
+    # 3. Model: the served network, and a view of it with one output per head for training.
     model = build_model(config, len(labels))
+    if config.bag_head:
+        set_idf(model, _document_frequency(fit_ids, vocab.size), len(fit_ids))
+    steps_per_epoch = math.ceil(len(fit_ids) / config.batch_size)
+    trainer = training_model(model, config, steps=config.epochs * steps_per_epoch)
     predictor = Predictor(model, vocab, labels, config)
-    history: dict[str, list[float]] = {
-        "loss": [],
-        "accuracy": [],
-        "val_loss": [],
-        "val_accuracy": [],
-    }
-    best: tuple[float, Any, int] = (np.inf, None, -1)
-    for epoch in range(config.epochs):
-        t = time.perf_counter()
-        steps = [
-            model.train_on_batch(x, y, return_dict=True)
-            for x, y in _batches(fit_seqs, y_fit, config, rng)
-        ]
-        history["loss"].append(float(np.mean([s["loss"] for s in steps])))
-        history["accuracy"].append(float(np.mean([s["accuracy"] for s in steps])))
-        line = (
-            f"epoch {epoch + 1}/{config.epochs}: loss {history['loss'][-1]:.4f}"
-            f" accuracy {history['accuracy'][-1]:.4f}"
-        )
-        if len(val_seqs):
-            val_loss, val_acc = _loss_and_accuracy(predictor.predict_encoded(val_seqs), y_val)
-            history["val_loss"].append(val_loss)
-            history["val_accuracy"].append(val_acc)
-            line += f" val_loss {val_loss:.4f} val_accuracy {val_acc:.4f}"
-            if val_loss < best[0]:
-                best = (val_loss, model.get_weights(), epoch)
-        _say(progress, f"{line} ({time.perf_counter() - t:.1f} s)")
-        if config.patience and best[2] >= 0 and epoch - best[2] >= config.patience:
-            _say(progress, f"early stop: best validation loss at epoch {best[2] + 1}")
-            break
-    if best[1] is not None:
-        model.set_weights(best[1])  # restore the best epoch's weights
-    train_seconds = time.perf_counter() - started
+    val_ids = predictor.encode(val_set.texts) if val_set else []
+    val_y = _label_ids(val_set.labels, labels) if val_set else np.zeros(0, dtype=np.int64)
 
-    probs = predictor.predict_proba(test_set.texts)
-    evaluation = evaluate_labels(test_set.labels, [labels[k] for k in probs.argmax(axis=1)], labels)
-    shorts = [" ".join(t.split()[:SHORT_TEXT_WORDS]) for t in test_set.texts]
-    short_eval = evaluate_labels(
-        test_set.labels, [labels[k] for k in predictor.predict_proba(shorts).argmax(axis=1)], labels
-    )
+    # 4. Fit, epoch by epoch; keep the weights of the best validation loss.
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    best_loss, best_weights, best_epoch = math.inf, None, config.epochs
+    for epoch in range(1, config.epochs + 1):
+        epoch_started = time.perf_counter()
+        sums = np.zeros(2)  # batch-size weighted (cross-entropy, accuracy) of the served output
+        for x, y in epoch_batches(fit_ids, fit_y, config, rng, predictor.padded_length):
+            logs = trainer.train_on_batch(x, _targets(trainer, y, len(labels)), return_dict=True)
+            sums += len(y) * np.array([_metric(logs, "categorical_crossentropy"), _metric(logs, "accuracy")])
+        history["loss"].append(float(sums[0] / len(fit_ids)))
+        history["accuracy"].append(float(sums[1] / len(fit_ids)))
+        line = f"epoch {epoch}/{config.epochs}  loss {history['loss'][-1]:.4f}  accuracy {history['accuracy'][-1]:.4f}"
+        if val_set:
+            probabilities = predictor.predict_encoded(val_ids)
+            history["val_loss"].append(_cross_entropy(probabilities, val_y))
+            history["val_accuracy"].append(float(np.mean(probabilities.argmax(axis=1) == val_y)))
+            line += f"  val_loss {history['val_loss'][-1]:.4f}  val_accuracy {history['val_accuracy'][-1]:.4f}"
+            if history["val_loss"][-1] < best_loss:
+                best_loss, best_weights, best_epoch = history["val_loss"][-1], model.get_weights(), epoch
+        say(f"{line}  ({time.perf_counter() - epoch_started:.1f} s)")
+        if config.patience and epoch - best_epoch >= config.patience:
+            say(f"early stop: no better validation loss since epoch {best_epoch}")
+            break
+    if best_weights is not None and config.patience:
+        model.set_weights(best_weights)
+    else:
+        best_epoch = epoch
+
+    # 5. Evaluate on the held-out texts, through the Predictor the workers use.
+    test_probabilities = predictor.predict_proba(test_set.texts)
+    predicted = [labels[i] for i in test_probabilities.argmax(axis=1)]
+    evaluation = evaluate_labels(test_set.labels, predicted, labels)
+    short_texts = [" ".join(text.split()[:SHORT_TEXT_WORDS]) for text in test_set.texts]
+    short_predicted = [labels[i] for i in predictor.predict_proba(short_texts).argmax(axis=1)]
+    short_accuracy = float(np.mean([p == t for p, t in zip(short_predicted, test_set.labels, strict=True)]))
+    train_seconds = time.perf_counter() - started
+    say(f"held-out accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}; "
+        f"first {SHORT_TEXT_WORDS} words only: accuracy {short_accuracy:.4f}")
+
+    # 6. The artifact: written into a staging directory, then renamed into place.
     metrics = {
         **evaluation.to_json(),
-        "short_text_accuracy": short_eval.accuracy,
-        "short_text_words": SHORT_TEXT_WORDS,
-        "train_seconds": round(train_seconds, 2),
-        "epochs_run": len(history["loss"]),
-        "best_epoch": best[2] + 1 if best[2] >= 0 else None,
+        "short_text": {"words": SHORT_TEXT_WORDS, "accuracy": short_accuracy},
+        "short_text_accuracy": short_accuracy,
         "history": history,
+        "epochs_run": epoch,
+        "best_epoch": best_epoch,
+        "train_seconds": train_seconds,
+    }
+    data_info = {
+        "train_file": _file_info(data, n_rows=len(data) + n_duplicates),
+        "test_file": _file_info(external_test) if external_test else None,
+        "duplicates_dropped": n_duplicates,
+        "n_train": len(fit_set),
+        "n_validation": len(val_set) if val_set else 0,
+        "n_test": len(test_set),
+        "label_counts": {label: fit_set.labels.count(label) for label in labels},
     }
     path = write_artifact(
         models_dir,
         files={
             "vocab.json": vocab.to_json(),
             "labels.json": labels,
-            "config.json": dataclasses.asdict(config),
+            "config.json": config.to_json(),
             "metrics.json": metrics,
             "data.json": data_info,
         },
         model=model,
-        plots=lambda d: (
-            plot_history(history, d / "accuracy_loss.png"),
-            plot_confusion(evaluation, d / "confusion.png"),
-        ),
+        plots=lambda d: (plot_history(history, d / "accuracy_loss.png"),
+                         plot_confusion(evaluation, d / "confusion.png")),
     )
+    say(f"wrote {path}")
     return TrainResult(
-        version=path.name,
-        path=path,
-        metrics=metrics,
-        evaluation=evaluation,
-        train_seconds=train_seconds,
-        n_train=len(train_set),
-        n_test=len(test_set),
-        artifact_sha256=artifact_sha256(path),
-        test_probabilities=probs,
-        test_texts=list(test_set.texts),
+        version=path.name, path=path, artifact_sha256=artifact_sha256(path), config=config,
+        labels=labels, evaluation=evaluation, metrics=metrics, data=data_info, history=history,
+        train_seconds=train_seconds, n_train=len(fit_set), n_validation=data_info["n_validation"],
+        n_test=len(test_set), epochs_run=epoch, best_epoch=best_epoch,
+        test_texts=list(test_set.texts), test_labels=list(test_set.labels),
+        test_probabilities=test_probabilities,
     )
+
+
+def epoch_batches(
+    seqs: Sequence[np.ndarray],
+    y: np.ndarray,
+    config: ModelConfig,
+    rng: np.random.Generator,
+    padded_length: Callable[[int], int],
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of padded ``(ids, label ids)`` batches, in a seeded random order.
+
+    Some texts are cut to a random prefix (``crop_probability``); batches come
+    from length-sorted chunks, each padded as the Predictor pads it.
+    """
+    seqs = [_crop(s, config.crop_min, rng) if rng.random() < config.crop_probability else s
+            for s in seqs]
+    order = rng.permutation(len(seqs))
+    size = config.batch_size
+    batches: list[np.ndarray] = []
+    chunk = size * (BUCKET_BATCHES if config.mask_padding else 1)
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: len(seqs[i]))
+        batches.extend(np.array(part[k : k + size]) for k in range(0, len(part), size))
+    for b in rng.permutation(len(batches)):
+        rows = batches[b]
+        length = padded_length(max(len(seqs[i]) for i in rows))
+        yield pad([seqs[i] for i in rows], length, config.padding), y[rows]
+
+
+def _crop(seq: np.ndarray, shortest: int, rng: np.random.Generator) -> np.ndarray:
+    if len(seq) <= shortest:
+        return seq
+    return seq[: int(rng.integers(shortest, len(seq) + 1))]
+
+
+def _document_frequency(seqs: Sequence[np.ndarray], size: int) -> np.ndarray:
+    df = np.zeros(size, dtype=np.float64)
+    for seq in seqs:
+        df[np.unique(seq)] += 1
+    return df
+
+
+def _label_ids(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([index[v] for v in values], dtype=np.int64)
+
+
+def _targets(trainer: Any, y: np.ndarray, n_classes: int) -> Any:
+    one_hot = np.eye(n_classes, dtype=np.float32)[y]
+    names = trainer.head_names
+    return one_hot if len(names) == 1 else {name: one_hot for name in names}
+
+
+def _metric(logs: dict[str, Any], suffix: str) -> float:
+    return float(next(v for k, v in logs.items() if k.endswith(suffix)))
+
+
+def _cross_entropy(probabilities: np.ndarray, y: np.ndarray) -> float:
+    picked = probabilities[np.arange(len(y)), y]
+    return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+
+
+def _skipped(data: LabeledData) -> str:
+    return f"; {data.skip_summary()}" if data.skipped else ""
+
+
+def _file_info(data: LabeledData, n_rows: int | None = None) -> dict[str, Any]:
+    return {
+        "path": str(data.path),
+        "sha256": data.sha256,
+        "rows_usable": n_rows if n_rows is not None else len(data),
+        "rows_skipped": data.skipped,
+        "skipped_lines": data.skipped_lines,
+        "skip_reasons": data.skip_reasons,
+    }

@@ -1,0 +1,61 @@
+"""``newsclf train`` and ``newsclf evaluate`` from the command line (in-process, CliRunner)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsclf.cli import cli
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_every_command_shows_an_example_in_its_help(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output and f"newsclf {command}" in result.output
+
+
+def test_evaluate_takes_a_bare_version_and_ends_with_one_json_object(
+    tiny_artifact: Path, bbc_csv: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "eval.csv"
+    with open(bbc_csv, newline="", encoding="utf-8") as src, open(data, "w", newline="") as out:
+        rows = [row for _, row in zip(range(40), csv.DictReader(src), strict=False)]
+        writer = csv.DictWriter(out, fieldnames=["category", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+    result = CliRunner().invoke(cli, ["evaluate", "--model", tiny_artifact.name, "--data", str(data),
+                                      "--models-dir", str(tiny_artifact.parent), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert set(out) == {"accuracy", "macro_f1", "per_class", "confusion", "unknown_labels", "n"}
+    assert out["n"] == 40 and out["unknown_labels"] == {}
+    assert sum(map(sum, out["confusion"]["matrix"])) == 40
+
+
+def test_an_unknown_version_is_one_line_and_a_non_zero_exit(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from newsclf.cli import main
+
+    data = tmp_path / "x.csv"
+    data.write_text("category,text\nsport,goal\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--model", "20990101-000000-abcdef", "--data", str(data),
+              "--models-dir", str(tmp_path)])
+    assert exit_.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown model" in err[0]
+
+
+def test_a_file_with_no_usable_row_is_one_line_and_exit_code_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from newsclf.cli import main
+
+    data = tmp_path / "empty.csv"
+    data.write_text("category,text\n,\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(data), "--models-dir", str(tmp_path), "--no-register"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no usable labeled row" in err[0]
