@@ -177,6 +177,9 @@ def train(
         "train_seconds": train_seconds,
     }
     data_info = {
+        # The training data's identity and size, read by the registry (lineage).
+        "sha256": data.sha256,
+        "rows": len(data) + n_duplicates,
         "train_file": _file_info(data, n_rows=len(data) + n_duplicates),
         "test_file": _file_info(external_test) if external_test else None,
         "duplicates_dropped": n_duplicates,
