@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from trainer.artifact import read_json, verify_artifact
-from trainer.model import PAD_MULTIPLE, ModelConfig, register_custom_layers
+from trainer.layers import register_custom_layers
+from trainer.model import PAD_MULTIPLE, ModelConfig
 from trainer.preprocess import Vocabulary, pad, tokenize
 
 

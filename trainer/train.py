@@ -26,7 +26,7 @@ from newsclf.errors import InputError
 from trainer.artifact import artifact_sha256, write_artifact
 from trainer.data import LabeledData, drop_duplicates, read_labeled, stratified_split
 from trainer.evaluate import Evaluation, evaluate_labels
-from trainer.model import ModelConfig, build_model, set_idf, training_model
+from trainer.model import ModelConfig, build_model, set_idf, training_step
 from trainer.plots import plot_confusion, plot_history
 from trainer.predictor import Predictor
 from trainer.preprocess import Vocabulary, pad, tokenize
@@ -51,7 +51,8 @@ class TrainResult:
     metrics: dict[str, Any]
     """metrics.json: the evaluation, short-text accuracy, history, timings."""
     data: dict[str, Any]
-    """data.json: files, sha256, row counts, skipped rows, duplicates."""
+    """data.json: training file sha256 and path, rows, skipped rows, duplicates, split sizes
+    (``test_*`` keys for an external test file)."""
     history: dict[str, list[float]]
     train_seconds: float
     n_train: int
@@ -122,7 +123,7 @@ def train(
     if config.bag_head:
         set_idf(model, _document_frequency(fit_ids, vocab.size), len(fit_ids))
     steps_per_epoch = math.ceil(len(fit_ids) / config.batch_size)
-    trainer = training_model(model, config, steps=config.epochs * steps_per_epoch)
+    step = training_step(model, config, steps=config.epochs * steps_per_epoch)
     predictor = Predictor(model, vocab, labels, config)
     val_ids = predictor.encode(val_set.texts) if val_set else []
     val_y = _label_ids(val_set.labels, labels) if val_set else np.zeros(0, dtype=np.int64)
@@ -132,12 +133,12 @@ def train(
     best_loss, best_weights, best_epoch = math.inf, None, config.epochs
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.perf_counter()
-        sums = np.zeros(2)  # batch-size weighted (cross-entropy, accuracy) of the served output
+        served = []  # (probabilities, labels) of every batch, as the model saw it while training
         for x, y in epoch_batches(fit_ids, fit_y, config, rng, predictor.padded_length):
-            logs = trainer.train_on_batch(x, _targets(trainer, y, len(labels)), return_dict=True)
-            sums += len(y) * np.array([_metric(logs, "categorical_crossentropy"), _metric(logs, "accuracy")])
-        history["loss"].append(float(sums[0] / len(fit_ids)))
-        history["accuracy"].append(float(sums[1] / len(fit_ids)))
+            served.append((step(x, np.eye(len(labels), dtype=np.float32)[y]).numpy(), y))
+        probabilities, seen = np.concatenate([p for p, _ in served]), np.concatenate([y for _, y in served])
+        history["loss"].append(_cross_entropy(probabilities, seen))
+        history["accuracy"].append(float(np.mean(probabilities.argmax(axis=1) == seen)))
         line = f"epoch {epoch}/{config.epochs}  loss {history['loss'][-1]:.4f}  accuracy {history['accuracy'][-1]:.4f}"
         if val_set:
             probabilities = predictor.predict_encoded(val_ids)
@@ -177,11 +178,8 @@ def train(
         "train_seconds": train_seconds,
     }
     data_info = {
-        # The training data's identity and size, read by the registry (lineage).
-        "sha256": data.sha256,
-        "rows": len(data) + n_duplicates,
-        "train_file": _file_info(data, n_rows=len(data) + n_duplicates),
-        "test_file": _file_info(external_test) if external_test else None,
+        **_file_info(data, rows=len(data) + n_duplicates),
+        **({f"test_{k}": v for k, v in _file_info(external_test).items()} if external_test else {}),
         "duplicates_dropped": n_duplicates,
         "n_train": len(fit_set),
         "n_validation": len(val_set) if val_set else 0,
@@ -257,16 +255,6 @@ def _label_ids(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:
     return np.array([index[v] for v in values], dtype=np.int64)
 
 
-def _targets(trainer: Any, y: np.ndarray, n_classes: int) -> Any:
-    one_hot = np.eye(n_classes, dtype=np.float32)[y]
-    names = trainer.head_names
-    return one_hot if len(names) == 1 else {name: one_hot for name in names}
-
-
-def _metric(logs: dict[str, Any], suffix: str) -> float:
-    return float(next(v for k, v in logs.items() if k.endswith(suffix)))
-
-
 def _cross_entropy(probabilities: np.ndarray, y: np.ndarray) -> float:
     picked = probabilities[np.arange(len(y)), y]
     return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
@@ -276,12 +264,13 @@ def _skipped(data: LabeledData) -> str:
     return f"; {data.skip_summary()}" if data.skipped else ""
 
 
-def _file_info(data: LabeledData, n_rows: int | None = None) -> dict[str, Any]:
+def _file_info(data: LabeledData, rows: int | None = None) -> dict[str, Any]:
+    """A data file's identity and what reading it skipped (data.json)."""
     return {
         "path": str(data.path),
         "sha256": data.sha256,
-        "rows_usable": n_rows if n_rows is not None else len(data),
-        "rows_skipped": data.skipped,
+        "rows": rows if rows is not None else len(data),
+        "skipped": data.skipped,
         "skipped_lines": data.skipped_lines,
         "skip_reasons": data.skip_reasons,
     }

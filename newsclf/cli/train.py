@@ -31,6 +31,10 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 @click.option("--batch-size", type=click.IntRange(min=1), help="texts per training step")
 @click.option("--train-portion", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="share of the data trained on when there is no --test")
+@click.option("--validation-portion", type=click.FloatRange(0, 1, max_open=True),
+              help="slice of the training data for validation curves and early stopping [default: 0]")
+@click.option("--patience", type=click.IntRange(min=0),
+              help="epochs without a better validation loss before stopping (needs --validation-portion)")
 @click.option("--text-column", help="text column (CSV) or key (JSONL) [default: text]")
 @click.option("--label-column", help="label column (CSV) or key (JSONL) [default: category / label]")
 @click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False),

@@ -40,7 +40,7 @@ def test_the_artifact_records_config_data_metrics_and_versions(tiny_artifact: Pa
     assert config["preset"] == "default" and config["epochs"] == 1
     assert ModelConfig.from_json(config).to_json() == config
     data = json.loads((tiny_artifact / "data.json").read_text())
-    assert len(data["train_file"]["sha256"]) == 64 and data["n_train"] + data["n_test"] > 250
+    assert len(data["sha256"]) == 64 and data["n_train"] + data["n_test"] > 250
     metrics = json.loads((tiny_artifact / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "per_class", "confusion", "history", "short_text"} <= set(metrics)
     versions = json.loads((tiny_artifact / "versions.json").read_text())

@@ -57,3 +57,32 @@ def test_results_come_back_in_input_order_whatever_the_batch_size(predictor: Pre
     small = predictor.predict_proba(texts, batch_size=3)
     assert np.abs(whole - small).max() <= 1e-5
     assert np.allclose(whole[-1], whole[-2])
+
+
+def test_a_bilstm_reading_a_prefix_is_still_exact_at_every_padding(tmp_path: Path) -> None:
+    import keras
+
+    from trainer.layers import register_custom_layers
+    from trainer.model import ModelConfig, build_model
+    from trainer.preprocess import Vocabulary, pad
+
+    config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5,
+                                dense_units=5, max_length=64, lstm_length=20, seed=4)
+    keras.utils.set_random_seed(4)
+    model = build_model(config, n_classes=3)
+    words = [f"w{i}" for i in range(58)]
+    predictor = Predictor(model, Vocabulary(words=tuple(words)), ["a", "b", "c"], config)
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words + ["zzz"], size=n)) for n in (0, 3, 19, 20, 21, 40, 64, 90)]
+    batch = predictor.predict_proba(texts)
+    for i, text in enumerate(texts):
+        alone = predictor.predict_proba([text])[0]
+        assert np.abs(alone - batch[i]).max() <= 1e-5
+        ids = predictor.encode([text])[0]
+        for length in sorted({predictor.padded_length(k) for k in range(len(ids), 65)}):
+            assert np.abs(predictor.run_padded(pad([ids], length))[0] - alone).max() <= 1e-5
+    model.save(tmp_path / "m.keras")
+    register_custom_layers()
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    again = Predictor(loaded, predictor.vocab, predictor.labels, config).predict_proba(texts)
+    assert np.abs(again - batch).max() <= 1e-6

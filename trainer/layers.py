@@ -1,0 +1,91 @@
+"""The custom Keras layers of the default model, registered for ``safe_mode=True`` loading.
+
+They are defined on first use, so importing trainer/ does not import Keras::
+
+    MaskedMax, WeightedMean, FirstIds = custom_layers()
+    register_custom_layers()        # before keras.models.load_model(..., safe_mode=True)
+
+Each one respects the padding mask so that a text's probabilities do not depend
+on how much padding follows it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+
+@functools.cache
+def custom_layers() -> tuple[type, type, type]:
+    """The custom layers, defined and registered on first use (importing this module
+    does not import Keras). ``load_model(..., safe_mode=True)`` needs them registered."""
+    import keras
+    from keras import layers, ops
+
+    @keras.saving.register_keras_serializable(package="newsclf")
+    class MaskedGlobalMaxPooling1D(layers.Layer):
+        """Max over the time steps the mask keeps; zeros for a text with none."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs: Any, mask: Any = None) -> Any:
+            if mask is None:
+                return ops.max(inputs, axis=1)
+            keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+            pooled = ops.max(ops.where(keep, inputs, ops.full_like(inputs, -1e9)), axis=1)
+            return ops.where(ops.any(keep, axis=1), pooled, ops.zeros_like(pooled))
+
+        def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+            return None
+
+        def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+            return (shape[0], shape[2])
+
+    @keras.saving.register_keras_serializable(package="newsclf")
+    class WeightedMaskedMean(layers.Layer):
+        """sum(w * x) / sum(w) over the kept time steps of ``[x, w]``; zeros when sum(w) is 0."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs: Any, mask: Any = None) -> Any:
+            values, weights = inputs
+            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+            if mask is not None:
+                weights = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), weights, 0.0)
+            total = ops.sum(weights, axis=1)
+            summed = ops.sum(values * weights, axis=1)
+            return ops.where(total > 0, summed / ops.maximum(total, 1e-12), ops.zeros_like(summed))
+
+        def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+            return None
+
+        def compute_output_shape(self, shapes: Any) -> tuple[int | None, ...]:
+            return (shapes[0][0], shapes[0][2])
+
+    @keras.saving.register_keras_serializable(package="newsclf")
+    class FirstIds(layers.Layer):
+        """The first ``length`` columns of an id matrix (all of them when it is shorter)."""
+
+        def __init__(self, length: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.length = length
+
+        def call(self, ids: Any) -> Any:
+            return ids[:, : self.length]
+
+        def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+            return (shape[0], None if shape[1] is None else min(shape[1], self.length))
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "length": self.length}
+
+    return MaskedGlobalMaxPooling1D, WeightedMaskedMean, FirstIds
+
+
+def register_custom_layers() -> None:
+    """Make the custom layers known to Keras before ``load_model(..., safe_mode=True)``."""
+    custom_layers()
