@@ -65,8 +65,11 @@ def run_train(train: Path, test: Path, models: Path, preset: str, seed: int, ext
     return {"preset": preset, "seed": seed, "wall_seconds": round(wall, 1), **summary}
 
 
-def short_text_accuracy(artifact: Path, test: Path) -> float:
-    """Accuracy on the first SHORT_WORDS words of every test article."""
+def predictor_figures(artifact: Path, test: Path) -> dict[str, float]:
+    """Through ``Predictor``: accuracy on the first SHORT_WORDS words of every test article,
+    and the median confidence on whole articles (the review threshold is 0.6)."""
+    import numpy as np
+
     from trainer.data import read_labeled
     from trainer.predictor import Predictor
 
@@ -74,7 +77,13 @@ def short_text_accuracy(artifact: Path, test: Path) -> float:
     predictor = Predictor.load(artifact)
     short = [" ".join(text.split()[:SHORT_WORDS]) for text in data.texts]
     predicted = [p.label for p in predictor.predict(short)]
-    return sum(p == t for p, t in zip(predicted, data.labels, strict=True)) / len(data)
+    confidence = predictor.predict_proba(data.texts).max(axis=1)
+    return {
+        "short_text_accuracy": round(sum(p == t for p, t in zip(predicted, data.labels, strict=True))
+                                     / len(data), 4),
+        "median_confidence": round(float(np.median(confidence)), 4),
+        "share_under_0.6": round(float(np.mean(confidence < 0.6)), 4),
+    }
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -82,7 +91,8 @@ def summarize(runs: list[dict]) -> dict:
         return round(statistics.mean(r[key] for r in runs), 4)
 
     return {"n": len(runs), "accuracy": mean("accuracy"), "macro_f1": mean("macro_f1"),
-            "short_text_accuracy": mean("short_text_accuracy"), "wall_seconds": mean("wall_seconds"),
+            "short_text_accuracy": mean("short_text_accuracy"), "median_confidence": mean("median_confidence"),
+            "wall_seconds": mean("wall_seconds"),
             "max_wall_seconds": max(r["wall_seconds"] for r in runs)}
 
 
@@ -101,11 +111,12 @@ def main() -> None:
         plan = [("default", s) for s in args.seeds] + [("seed", s) for s in args.seed_preset_seeds]
         for preset, seed in plan:
             run = run_train(train, test, Path(tmp) / "models", preset, seed, extra)
-            run["short_text_accuracy"] = round(short_text_accuracy(Path(run["path"]), test), 4)
+            run.update(predictor_figures(Path(run["path"]), test))
             print(f"{preset} seed {seed}: accuracy {run['accuracy']:.4f} macro-F1 {run['macro_f1']:.4f}"
                   f" short {run['short_text_accuracy']:.4f} wall {run['wall_seconds']} s", file=sys.stderr)
-            runs.append({k: run[k] for k in ("preset", "seed", "accuracy", "macro_f1",
-                                              "short_text_accuracy", "wall_seconds", "train_seconds")})
+            runs.append({k: run[k] for k in ("preset", "seed", "accuracy", "macro_f1", "short_text_accuracy",
+                                              "median_confidence", "share_under_0.6", "wall_seconds",
+                                              "train_seconds")})
     report = {
         "split": {"train_rows": TRAIN_ROWS, "data": str(args.data)},
         "runs": runs,

@@ -45,10 +45,12 @@ def custom_layers() -> tuple[type, type, type]:
 
     @keras.saving.register_keras_serializable(package="newsclf")
     class WeightedMaskedMean(layers.Layer):
-        """sum(w * x) / sum(w) over the kept time steps of ``[x, w]``; zeros when sum(w) is 0."""
+        """sum(w * x) over the kept time steps of ``[x, w]``, divided by sum(w) (``l1``) or
+        by sqrt(sum(w**2)) (``l2``, as a TF-IDF vector is normalised); zeros when all w are 0."""
 
-        def __init__(self, **kwargs: Any) -> None:
+        def __init__(self, norm: str = "l1", **kwargs: Any) -> None:
             super().__init__(**kwargs)
+            self.norm = norm
             self.supports_masking = True
 
         def call(self, inputs: Any, mask: Any = None) -> Any:
@@ -56,7 +58,7 @@ def custom_layers() -> tuple[type, type, type]:
             mask = mask[0] if isinstance(mask, (list, tuple)) else mask
             if mask is not None:
                 weights = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), weights, 0.0)
-            total = ops.sum(weights, axis=1)
+            total = ops.sum(weights, axis=1) if self.norm == "l1" else ops.sqrt(ops.sum(weights**2, axis=1))
             summed = ops.sum(values * weights, axis=1)
             return ops.where(total > 0, summed / ops.maximum(total, 1e-12), ops.zeros_like(summed))
 
@@ -65,6 +67,9 @@ def custom_layers() -> tuple[type, type, type]:
 
         def compute_output_shape(self, shapes: Any) -> tuple[int | None, ...]:
             return (shapes[0][0], shapes[0][2])
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "norm": self.norm}
 
     @keras.saving.register_keras_serializable(package="newsclf")
     class FirstIds(layers.Layer):

@@ -88,6 +88,10 @@ class ModelConfig:
     bag_head: bool = True
     """A second softmax head on the IDF-weighted mean of the word embeddings; the model
     outputs the mean of both heads' probabilities."""
+    bag_norm: str = "l1"
+    """The bag head divides its IDF-weighted sum by sum(w) ('l1', a mean) or sqrt(sum(w**2)) ('l2')."""
+    combine: str = "mean"
+    """How the heads make the served output: 'mean' of probabilities, or 'product' (summed logits)."""
     label_smoothing: float = 0.4
     """On the BiLSTM head's targets: keeps it from overruling the bag head with certainty."""
     lr_schedule: str = "cosine"
@@ -106,6 +110,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         problems = []
         choices = {"preset_name": PRESETS, "pooling": POOLINGS, "lr_schedule": ("cosine", "constant"),
+                   "bag_norm": ("l1", "l2"), "combine": ("mean", "product"),
                    "padding": ("post",), "truncating": ("post", "pre")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -199,17 +204,23 @@ def build_model(config: ModelConfig, n_classes: int) -> Any:
     x = layers.Dense(config.dense_units, activation="relu", name="dense")(x)
     if config.dropout:
         x = layers.Dropout(config.dropout, seed=config.seed + 1)(x)
-    lstm_head = layers.Dense(n_classes, activation="softmax", name="lstm_probabilities")(x)
+    lstm_logits = layers.Dense(n_classes, name="lstm_logits")(x)
+    lstm_head = layers.Activation("softmax", name="lstm_probabilities")(lstm_logits)
     if not config.bag_head:
         return keras.Model(ids, lstm_head, name=f"newsclf_{config.preset_name}")
 
     idf = layers.Embedding(config.vocab_size, 1, embeddings_initializer="ones", trainable=False,
                            name="idf")(ids)
-    bag = weighted_mean(name="idf_mean")([words, idf])
+    bag = weighted_mean(norm=config.bag_norm, name="idf_mean")([words, idf])
     if config.dropout:
         bag = layers.Dropout(config.dropout, seed=config.seed + 2)(bag)
-    bag_head = layers.Dense(n_classes, activation="softmax", name="bag_probabilities")(bag)
-    probabilities = layers.Average(name="probabilities")([lstm_head, bag_head])
+    bag_logits = layers.Dense(n_classes, name="bag_logits")(bag)
+    bag_head = layers.Activation("softmax", name="bag_probabilities")(bag_logits)
+    if config.combine == "product":  # softmax of the summed logits: p_lstm * p_bag, normalised
+        summed = layers.Add(name="summed_logits")([lstm_logits, bag_logits])
+        probabilities = layers.Activation("softmax", name="probabilities")(summed)
+    else:
+        probabilities = layers.Average(name="probabilities")([lstm_head, bag_head])
     return keras.Model(ids, probabilities, name=f"newsclf_{config.preset_name}")
 
 
@@ -223,9 +234,10 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
     import keras
     import tensorflow as tf
 
-    heads = [model.get_layer("lstm_probabilities").output]
+    softmax = keras.layers.Activation("softmax")
+    heads = [softmax(model.get_layer("lstm_logits").output)]
     if config.bag_head:
-        heads.append(model.get_layer("bag_probabilities").output)
+        heads.append(softmax(model.get_layer("bag_logits").output))
     network = keras.Model(model.input, [*heads, model.output], name="training")
     lstm_loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     bag_loss = keras.losses.CategoricalCrossentropy()

@@ -13,8 +13,14 @@ from trainer.evaluate import Evaluation
 
 
 def plot_history(history: Mapping[str, Sequence[float]], path: Path) -> None:
-    """Accuracy and loss per epoch, training and validation, side by side (as the tutorial)."""
+    """Accuracy and loss per epoch, training and validation, side by side (as the tutorial).
+
+    Training figures are those of the served output on each batch as it was
+    trained (dropout on), averaged over the epoch, as Keras reports them.
+    """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
         for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
@@ -22,9 +28,12 @@ def plot_history(history: Mapping[str, Sequence[float]], path: Path) -> None:
             if values:
                 ax.plot(range(1, len(values) + 1), values, style, label=key.replace("_", " "))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend()
+    if not history.get("val_loss"):
+        fig.suptitle("training data (no validation slice: validation_portion 0)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

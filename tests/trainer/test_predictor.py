@@ -59,7 +59,9 @@ def test_results_come_back_in_input_order_whatever_the_batch_size(predictor: Pre
     assert np.allclose(whole[-1], whole[-2])
 
 
-def test_a_bilstm_reading_a_prefix_is_still_exact_at_every_padding(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("combine", "bag_norm"), [("mean", "l1"), ("product", "l2")])
+def test_a_bilstm_reading_a_prefix_is_still_exact_at_every_padding(tmp_path: Path, combine: str,
+                                                                   bag_norm: str) -> None:
     import keras
 
     from trainer.layers import register_custom_layers
@@ -67,7 +69,8 @@ def test_a_bilstm_reading_a_prefix_is_still_exact_at_every_padding(tmp_path: Pat
     from trainer.preprocess import Vocabulary, pad
 
     config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5,
-                                dense_units=5, max_length=64, lstm_length=20, seed=4)
+                                dense_units=5, max_length=64, lstm_length=20, seed=4,
+                                combine=combine, bag_norm=bag_norm)
     keras.utils.set_random_seed(4)
     model = build_model(config, n_classes=3)
     words = [f"w{i}" for i in range(58)]
