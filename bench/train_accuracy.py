@@ -14,6 +14,11 @@ every test article, about an RSS item's length) with ``Predictor``::
 
 Targets (issue 2): default mean accuracy >= 97.5 % and macro-F1 >= 97.5 % with a
 wall time of about 85-90 s or less on the 2-core machine; seed preset >= 93.5 %.
+Last measured (idle 2-core machine, seeds 1 2 3 for both presets): default
+97.98 % accuracy, 97.99 % macro-F1, 36-39 s wall; seed preset 95.21 %, 33-35 s.
+Variants tried on the same split: a BiLSTM alone (masked, max-pooled, cropped
+or not) 95.3-96.6 %; the two heads' probabilities averaged instead of their
+logits summed, the same accuracy (97.9 %) with a median confidence of 0.57.
 """
 
 from __future__ import annotations

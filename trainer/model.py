@@ -17,7 +17,7 @@ every text padded to 200 ids and the padding read as input.
                 |                                          -> softmax  (BiLSTM head)
                 +--all ids--> IDF-weighted mean of the embeddings -> dropout
                                                            -> softmax  (bag head)
-    probabilities = mean of the two heads
+    probabilities = softmax(BiLSTM logits + bag logits)   (the heads' product, normalised)
 
 Padding is masked, so a text's probabilities do not depend on how much padding
 follows it (workers pad a batch only to its longest text). Each head is trained
@@ -86,12 +86,14 @@ class ModelConfig:
     pooling: str = "max"
     """'last': the BiLSTM's final states (tutorial); 'max': a masked max over its outputs."""
     bag_head: bool = True
-    """A second softmax head on the IDF-weighted mean of the word embeddings; the model
-    outputs the mean of both heads' probabilities."""
+    """A second softmax head on the IDF-weighted mean of the word embeddings; ``combine``
+    says how the two heads make the served probabilities."""
     bag_norm: str = "l1"
     """The bag head divides its IDF-weighted sum by sum(w) ('l1', a mean) or sqrt(sum(w**2)) ('l2')."""
-    combine: str = "mean"
-    """How the heads make the served output: 'mean' of probabilities, or 'product' (summed logits)."""
+    combine: str = "product"
+    """How the heads make the served output: 'product' (softmax of the summed logits), or the
+    'mean' of their probabilities. Same accuracy on the tutorial split; the mean's confidences
+    are muddy (median 0.57 where the product's is 0.87), which floods the review list."""
     label_smoothing: float = 0.4
     """On the BiLSTM head's targets: keeps it from overruling the bag head with certainty."""
     lr_schedule: str = "cosine"
@@ -181,7 +183,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 def build_model(config: ModelConfig, n_classes: int) -> Any:
     """The served Keras model: int32 ids ``(batch, time)`` -> ``(batch, n_classes)`` probabilities.
 
-    With ``bag_head`` its output is the mean of two heads (see ``training_model``);
+    With ``bag_head`` its output combines two heads (``combine``; see ``training_step``);
     the IDF weights start at 1 and are set from the training data by ``set_idf``.
     """
     import keras
