@@ -38,10 +38,15 @@ class Settings(BaseSettings):
     models_dir: Path = Field(Path("models"), description="where artifacts are written and cached")
     train_data: Path = Field(Path(DEFAULT_TRAIN_DATA), description="labeled data for training")
 
-    batch_size: int = Field(512, ge=1, description="most articles in one model call")
+    batch_size: int = Field(256, ge=1, description="most articles in one model call")
+    merge_size: int = Field(
+        2048, ge=1, description="most articles a worker takes at once (several model calls)"
+    )
     batch_wait_s: float = Field(0.1, ge=0, description="how long a worker waits to fill a batch")
     task_chunk: int = Field(64, ge=1, description="article ids per Celery message at enqueue")
-    tf_threads: int = Field(0, ge=0, description="TensorFlow intra-op threads (0: one per core)")
+    tf_threads: int = Field(
+        1, ge=0, description="TensorFlow intra-op threads per worker (0: one per core)"
+    )
 
     low_confidence: float = Field(
         0.6, ge=0, le=1, description="confidence under which review lists an article"

@@ -15,14 +15,17 @@ nothing. Every value travels as a bound parameter::
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
+    JSON,
     CursorResult,
     Result,
+    Text,
     and_,
     any_,
     bindparam,
@@ -32,6 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from schema.models import (
@@ -87,17 +91,30 @@ def _insert_new(
     prepares. SQLite: a multi-row INSERT per ``insertmanyvalues_page_size`` rows,
     compiled once and cached. Every value is a bound parameter either way."""
     table = model.__table__
-    name = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
+    name = dialect.name
     stmt: Any
     params: Any
     if name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         columns = list(rows[0])
-        arrays = [bindparam(f"a_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
-        source = select(func.unnest(*arrays).table_valued(*columns).render_derived())
+        # JSON values travel as text (json.dumps is C; psycopg's per-element JSON
+        # dumping is not) and become JSONB in the SELECT.
+        docs = {c for c in columns if isinstance(table.c[c].type.dialect_impl(dialect), JSON)}
+        arrays = [
+            bindparam(f"a_{c}", type_=postgresql.ARRAY(Text if c in docs else table.c[c].type))
+            for c in columns
+        ]
+        unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
+        source = select(
+            *(sql_cast(unnested.c[c], postgresql.JSONB) if c in docs else unnested.c[c] for c in columns)
+        )
         stmt = postgresql.insert(table).from_select(columns, source)
-        params = {f"a_{c}": [row[c] for row in rows] for c in columns}
+        params = {
+            f"a_{c}": [_json_text(row[c]) for row in rows] if c in docs else [row[c] for row in rows]
+            for c in columns
+        }
     elif name == "sqlite":
         from sqlalchemy.dialects import sqlite
 
@@ -106,6 +123,10 @@ def _insert_new(
         raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     return session.execute(stmt.returning(*returning) if returning else stmt, params)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _one_of(session: Session, column: Any, values: list[Any]) -> Any:

@@ -28,7 +28,7 @@ TRAIN_QUEUE = "train"
 def make_app(settings: Settings) -> Celery:
     """A Celery app configured from ``settings``; connects to nothing until used."""
     app = Celery("newsclf", broker=settings.broker_url, include=["worker.tasks"])
-    flush_every = max(1, settings.batch_size // settings.task_chunk)
+    flush_every = max(1, settings.merge_size // settings.task_chunk)
     app.conf.update(
         # JSON only: a message can never make a worker unpickle anything.
         task_serializer="json",
@@ -41,7 +41,8 @@ def make_app(settings: Settings) -> Celery:
         # idempotent (unique per article and model version).
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=4 * flush_every,
+        # One merged batch running, the next one waiting: the worker never idles.
+        worker_prefetch_multiplier=2 * flush_every,
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout_s,
             # kombu sweeps for expired unacked messages only every interval x

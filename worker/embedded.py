@@ -30,7 +30,7 @@ class EmbeddedQueue:
 
     def __init__(self, classifier: Any, settings: Settings, *, threads: int = 1) -> None:
         self.classifier = classifier
-        self.batch_size = settings.batch_size
+        self.merge_size = settings.merge_size
         self.batch_wait_s = settings.batch_wait_s
         self._queue: queue.Queue[Any] = queue.Queue()
         self._threads = [
@@ -72,7 +72,7 @@ class EmbeddedQueue:
                 return
             ids, taken, stop = list(first), 1, False
             deadline = time.monotonic() + self.batch_wait_s
-            while len(ids) < self.batch_size:  # merge what arrives close together
+            while len(ids) < self.merge_size:  # merge what arrives close together
                 try:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:

@@ -7,7 +7,8 @@ published, so whatever Redis loses, ``reconcile`` can rebuild from SQL::
     report.job_id
 
 Reading streams (a 100,000-row file is never held whole in memory): rows go
-to the database ``STORE_CHUNK`` at a time, and each stored chunk's ids that
+to the database in chunks (64 rows first, so workers start at once, doubling
+up to ``STORE_CHUNK``), and each stored chunk's ids that
 still need the active model's label go out in messages of ``task_chunk`` ids.
 """
 
@@ -36,6 +37,10 @@ from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
 STORE_CHUNK = 500
 """Rows stored per transaction while reading a feed."""
+
+FIRST_CHUNK = 64
+"""Rows in the first transaction: workers get their first articles at once, and
+each chunk after that doubles up to ``STORE_CHUNK``."""
 
 REPORT_LIMIT = 1000
 """Most rejected rows and notes kept in memory (and in the job's report)."""
@@ -120,11 +125,12 @@ def enqueue_feeds(
         report = EnqueueReport(job_id=job.id, source=name, model_version=active.version)
 
     chunk: list[tuple[str, FeedRow]] = []
+    size = FIRST_CHUNK
     for pair in _feed_rows(report, feeds):
         chunk.append(pair)
-        if len(chunk) >= STORE_CHUNK:
+        if len(chunk) >= size:
             _store_and_publish(chunk, report, sessions, publisher, settings, name)
-            chunk = []
+            chunk, size = [], min(2 * size, STORE_CHUNK)
             if progress:
                 progress(report)
     if chunk:

@@ -45,12 +45,9 @@ def classifier() -> Any:
     """This process's Classifier: engine, sessions and model made once, on first use."""
     from schema.db import make_engine, session_factory
     from worker.active_model import ActiveModel
-    from worker.batch import Classifier
+    from worker.batch import Classifier, configure_tensorflow
 
-    if _settings.tf_threads:  # before TensorFlow runs anything; 0 keeps its default (all cores)
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(_settings.tf_threads)
+    configure_tensorflow(_settings.tf_threads)  # before TensorFlow runs anything
     sessions = session_factory(make_engine(_settings.database_url))
     return Classifier(
         sessions,
@@ -74,7 +71,7 @@ def _load_model_at_start(**_: Any) -> None:
 @app.task(
     name="newsclf.classify",
     base=Batches,
-    flush_every=max(1, _settings.batch_size // _settings.task_chunk),
+    flush_every=max(1, _settings.merge_size // _settings.task_chunk),
     flush_interval=_settings.batch_wait_s,
     acks_late=True,
 )

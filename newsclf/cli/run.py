@@ -37,7 +37,7 @@ def run(
     """
     from schema.store import active_model_version
     from worker.active_model import ActiveModel
-    from worker.batch import Classifier
+    from worker.batch import Classifier, configure_tensorflow
     from worker.embedded import EmbeddedQueue
     from worker.enqueue import enqueue_feeds
 
@@ -51,6 +51,7 @@ def run(
     if not has_model:
         _train_first(factory, train_data or config.train_data, quiet=as_json)
 
+    configure_tensorflow(config.tf_threads)  # too late (logged) if a training run came first
     classifier = Classifier(factory, ActiveModel(factory, config), settings=config)
     with progress_bar(0, "reading") as bar:
 
