@@ -129,13 +129,14 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
-def _one_of(session: Session, column: Any, values: list[Any]) -> Any:
-    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter however many."""
+def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter however many
+    values, so the statement's text is the same for every call (parsed and prepared once)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        return column == any_(bindparam("values", values, type_=ARRAY(column.type)))
-    return column.in_(values)
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
@@ -187,7 +188,7 @@ def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
         missing = [sha for sha in fresh if sha not in new]
         if missing:
             query = select(Article.content_sha256, Article.id).where(
-                _one_of(session, Article.content_sha256, missing)
+                one_of(session, Article.content_sha256, missing)
             )
             ids.update({sha: article_id for sha, article_id in session.execute(query)})
         for row in chunk:

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.settings import Settings
 from schema.models import Article, Job, JobArticle, Prediction
-from schema.store import finish_jobs_if_done, insert_predictions
+from schema.store import finish_jobs_if_done, insert_predictions, one_of
 from worker.active_model import ActiveModel
 from worker.retry import retry_db
 
@@ -151,8 +151,8 @@ class Classifier:
         labeled = exists().where(
             Prediction.article_id == Article.id, Prediction.model_version == version
         )
-        needed = (Article.id.in_(ids), Article.failed_reason.is_(None), ~labeled)
         with self.sessions.begin() as session:
+            needed = (one_of(session, Article.id, ids), Article.failed_reason.is_(None), ~labeled)
             live = session.execute(
                 update(Article)
                 .where(*needed, Article.attempts < self.max_attempts)
@@ -168,7 +168,7 @@ class Classifier:
                         select(Article.id).where(
                             *needed,
                             Article.attempts >= self.max_attempts,
-                            Article.id.not_in([r.id for r in live]),
+                            ~one_of(session, Article.id, [r.id for r in live]),
                         )
                     )
                 )
@@ -333,7 +333,7 @@ class Classifier:
         with self.sessions.begin() as session:
             session.execute(
                 update(Article)
-                .where(Article.id.in_(article_ids))
+                .where(one_of(session, Article.id, article_ids))
                 .values(attempts=Article.attempts + by)
             )
 
@@ -363,7 +363,9 @@ class Classifier:
         with self.sessions.begin() as session:
             open_jobs = session.scalars(
                 select(Job.id).where(
-                    Job.id.in_(select(JobArticle.job_id).where(JobArticle.article_id.in_(ids))),
+                    Job.id.in_(
+                        select(JobArticle.job_id).where(one_of(session, JobArticle.article_id, ids))
+                    ),
                     Job.status.in_(("queued", "running")),
                 )
             ).all()

@@ -31,6 +31,7 @@ from schema.store import (
     create_job,
     finish_jobs_if_done,
     make_job_report,
+    one_of,
     upsert_articles,
 )
 from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
@@ -208,7 +209,7 @@ def _needing_label(session: Session, ids: list[int], version: str) -> list[int]:
     return list(
         session.scalars(
             select(Article.id)
-            .where(Article.id.in_(ids), Article.failed_reason.is_(None), ~labeled)
+            .where(one_of(session, Article.id, ids), Article.failed_reason.is_(None), ~labeled)
             .order_by(Article.id)
         )
     )
