@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    literal_column,
     select,
     update,
 )
@@ -86,9 +87,9 @@ def _insert_new(
 ) -> Result[Any]:
     """INSERT ``rows`` (same keys each), skipping those that clash on ``conflict``.
 
-    PostgreSQL: one ``INSERT ... SELECT FROM unnest(one array per column)``, a
-    short statement whatever the row count, which psycopg parses once and
-    prepares. SQLite: a multi-row INSERT per ``insertmanyvalues_page_size`` rows,
+    PostgreSQL: one ``INSERT ... SELECT FROM unnest(one array per column)``
+    (a JSON column: one JSON array document), a short statement whatever the row
+    count, which psycopg parses once and prepares. SQLite: a multi-row INSERT per ``insertmanyvalues_page_size`` rows,
     compiled once and cached. Every value is a bound parameter either way."""
     table = model.__table__
     dialect = session.get_bind().dialect
@@ -99,22 +100,28 @@ def _insert_new(
         from sqlalchemy.dialects import postgresql
 
         columns = list(rows[0])
-        # JSON values travel as text (json.dumps is C; psycopg's per-element JSON
-        # dumping is not) and become JSONB in the SELECT.
-        docs = {c for c in columns if isinstance(table.c[c].type.dialect_impl(dialect), JSON)}
-        arrays = [
-            bindparam(f"a_{c}", type_=postgresql.ARRAY(Text if c in docs else table.c[c].type))
-            for c in columns
-        ]
-        unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
-        source = select(
-            *(sql_cast(unnested.c[c], postgresql.JSONB) if c in docs else unnested.c[c] for c in columns)
-        )
+        # A JSON column travels as one JSON array document for all rows (one
+        # json.dumps in C, one parse in PostgreSQL), its elements joined to the
+        # other columns' unnested arrays by position.
+        docs = [c for c in columns if isinstance(table.c[c].type.dialect_impl(dialect), JSON)]
+        plain = [c for c in columns if c not in docs]
+        arrays = [bindparam(f"a_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in plain]
+        unnested = func.unnest(*arrays).table_valued(*plain, with_ordinality="n").render_derived()
+        values: dict[str, Any] = {c: unnested.c[c] for c in plain}
+        joined: Any = unnested
+        for c in docs:
+            document = sql_cast(bindparam(f"d_{c}", type_=Text), postgresql.JSONB)
+            elements = (
+                func.jsonb_array_elements(document)
+                .table_valued("value", with_ordinality="n")
+                .render_derived()
+            )
+            joined = joined.join(elements, elements.c.n == unnested.c.n)
+            values[c] = func.nullif(elements.c.value, literal_column("'null'::jsonb"))
+        source = select(*(values[c] for c in columns)).select_from(joined)
         stmt = postgresql.insert(table).from_select(columns, source)
-        params = {
-            f"a_{c}": [_json_text(row[c]) for row in rows] if c in docs else [row[c] for row in rows]
-            for c in columns
-        }
+        params = {f"a_{c}": [row[c] for row in rows] for c in plain}
+        params.update({f"d_{c}": _json_text([row[c] for row in rows]) for c in docs})
     elif name == "sqlite":
         from sqlalchemy.dialects import sqlite
 
