@@ -89,8 +89,8 @@ def _insert_new(
 
     PostgreSQL: one ``INSERT ... SELECT FROM unnest(one array per column)``
     (a JSON column: one JSON array document), a short statement whatever the row
-    count, which psycopg parses once and prepares. SQLite: a multi-row INSERT per ``insertmanyvalues_page_size`` rows,
-    compiled once and cached. Every value is a bound parameter either way."""
+    count, which psycopg parses once and prepares. SQLite: a multi-row INSERT per
+    ``insertmanyvalues_page_size`` rows, compiled once and cached. Every value is a bound parameter either way."""
     table = model.__table__
     dialect = session.get_bind().dialect
     name = dialect.name
@@ -121,7 +121,7 @@ def _insert_new(
         source = select(*(values[c] for c in columns)).select_from(joined)
         stmt = postgresql.insert(table).from_select(columns, source)
         params = {f"a_{c}": [row[c] for row in rows] for c in plain}
-        params.update({f"d_{c}": _json_text([row[c] for row in rows]) for c in docs})
+        params.update({f"d_{c}": json.dumps([row[c] for row in rows]) for c in docs})
     elif name == "sqlite":
         from sqlalchemy.dialects import sqlite
 
@@ -130,10 +130,6 @@ def _insert_new(
         raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     return session.execute(stmt.returning(*returning) if returning else stmt, params)
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
