@@ -216,6 +216,25 @@ def make_service(
     return Service(pg_url, redis_url, env, tmp)
 
 
+MID_JOB = {"batch_size": 128, "merge_size": 128}
+"""Settings for faults injected mid-job: merged batches of 128 articles, each acked on
+its own, so a worker held at the 1,000th text has some batches written and acked, one
+in flight and the rest queued."""
+
+
+def held_mid_job(
+    service: Service, start_worker: Any, feed: Path, *, env: dict[str, str] | None = None
+) -> tuple[Any, int]:
+    """Start a worker (``env``: its environment, default the service's), enqueue ``feed``,
+    and return ``(worker, job id)`` once the worker is held inside the batch with the
+    1,000th text."""
+    service.gate.close(after=1000)
+    worker = start_worker(env or service.env)
+    job = service.enqueue(feed)
+    service.gate.wait_held(worker)
+    return worker, job
+
+
 def bbc_texts(bbc_csv: Path, n: int) -> list[str]:
     """``n`` distinct article texts from the BBC file (repeated with a tag past its end)."""
     seen: dict[str, str] = {}  # by layout-free text, as the content hash sees them

@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, write_csv
+from faults import (
+    MID_JOB,
+    assert_alive,
+    bbc_texts,
+    held_mid_job,
+    make_service,
+    own_redis_db,
+    write_csv,
+)
 
 N_ARTICLES = 5000
 
@@ -21,14 +29,11 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_job_ends_with_5000_predic
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
     with own_redis_db() as redis_url:
-        # Batches of 128 (8 messages prefetched): the first batch is written long
-        # before the 1,000th text, so the kill finds predictions already stored.
-        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, batch_size=128)
+        # Batches of 128: several are written and acked before the 1,000th text,
+        # so the kill finds predictions stored and messages in flight.
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, **MID_JOB)
         feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, N_ARTICLES))
-        service.gate.close(after=1000)
-        first = start_worker(service.env)
-        job = service.enqueue(feed)
-        service.gate.wait_held(first)
+        first, job = held_mid_job(service, start_worker, feed)
         at_kill = service.progress(job)
         assert 0 < at_kill["labeled"] < N_ARTICLES
         first.kill()

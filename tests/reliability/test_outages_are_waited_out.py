@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 from faults import (
+    MID_JOB,
     TcpProxy,
     assert_alive,
     bbc_texts,
+    held_mid_job,
     make_service,
     newsclf_cmd,
     own_redis_db,
@@ -129,14 +131,13 @@ def test_a_worker_cut_off_from_redis_mid_batch_reconnects_and_finishes_the_job(
 ) -> None:
     n = 3000
     with own_redis_db() as redis_url:
-        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, batch_size=128)
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, **MID_JOB)
         proxy = TcpProxy("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
         try:
-            service.gate.close(after=1000)
-            worker = start_worker({**service.env, "NEWSCLF_BROKER_URL": proxy.url(redis_url)})
+            feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, n))
+            env = {**service.env, "NEWSCLF_BROKER_URL": proxy.url(redis_url)}
+            worker, job = held_mid_job(service, start_worker, feed, env=env)
             pid = worker.proc.pid
-            job = service.enqueue(write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, n)))
-            service.gate.wait_held(worker)
             at_cut = service.progress(job)
             proxy.cut()
             service.gate.open()  # the batch is written, its ack cannot reach Redis

@@ -13,7 +13,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, wait_for, write_csv
+from faults import (
+    MID_JOB,
+    assert_alive,
+    bbc_texts,
+    held_mid_job,
+    make_service,
+    own_redis_db,
+    wait_for,
+    write_csv,
+)
 
 N_ARTICLES = 3000
 CLUSTERS = Path("/etc/postgresql")
@@ -41,13 +50,10 @@ def test_postgres_stopped_mid_batch_and_started_again_the_worker_waits_and_finis
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
     with own_redis_db() as redis_url:
-        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, batch_size=128)
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, **MID_JOB)
         feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, N_ARTICLES))
-        service.gate.close(after=1000)
-        worker = start_worker(service.env)
+        worker, job = held_mid_job(service, start_worker, feed)
         pid = worker.proc.pid
-        job = service.enqueue(feed)
-        service.gate.wait_held(worker)
         at_stop = service.progress(job)
 
         pg_ctl("stop")

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 import redis
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, write_csv
+from faults import (
+    MID_JOB,
+    assert_alive,
+    bbc_texts,
+    held_mid_job,
+    make_service,
+    own_redis_db,
+    write_csv,
+)
 
 N_ARTICLES = 3000
 
@@ -19,12 +27,9 @@ def test_after_redis_is_flushed_mid_job_reconcile_requeues_the_rest_and_the_job_
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
     with own_redis_db() as redis_url:
-        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, batch_size=128)
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, **MID_JOB)
         feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, N_ARTICLES))
-        service.gate.close(after=1000)
-        worker = start_worker(service.env)
-        job = service.enqueue(feed)
-        service.gate.wait_held(worker)
+        worker, job = held_mid_job(service, start_worker, feed)
         client = redis.Redis.from_url(redis_url)
         queued = client.llen("classify")
         client.flushdb()
