@@ -70,7 +70,10 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went, by step, and "wall"
 
     def timed(self, step: str, started: float) -> None:
-        self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - started, 4)
+        self.add(step, time.perf_counter() - started)
+
+    def add(self, step: str, seconds: float) -> None:
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + seconds, 4)
 
 
 class Classifier:
@@ -222,11 +225,11 @@ class Classifier:
     ) -> None:
         """Wait for ``group``'s model call and store its predictions (or isolate its failure)."""
         try:
-            seqs, probs, seconds = running.result()
+            probs, seconds = running.result()
         except Exception as exc:
             self._isolate(predictor, group, batch_id, outcome, exc)
             return
-        self._store(predictor, group, seqs, probs, seconds, batch_id, outcome)
+        self._store(predictor, group, probs, seconds, batch_id, outcome)
 
     def _encoded(self, predictor: object, item: Claimed) -> np.ndarray:
         """The article's token ids, computed once per call (the same preprocessing as training)."""
@@ -245,20 +248,20 @@ class Classifier:
         self,
         predictor: object,
         group: list[Claimed],
-        seqs: list[np.ndarray],
         probs: np.ndarray,
         seconds: float,
         batch_id: str,
         outcome: Outcome,
     ) -> None:
         """Write one model batch's predictions and log the batch."""
-        outcome.seconds["model"] = round(outcome.seconds.get("model", 0.0) + seconds, 4)
+        outcome.add("model", seconds)
         t = time.perf_counter()
         rows = self._rows(predictor, group, probs, batch_id)
         inserted = retry_db(lambda: self._write(rows), what="write predictions")
         outcome.timed("write", t)
         outcome.inserted += inserted
-        padded = predictor.padded_length(max((len(s) for s in seqs), default=1))  # type: ignore[attr-defined]
+        longest = max((len(item.ids) for item in group if item.ids is not None), default=1)
+        padded = predictor.padded_length(longest)  # type: ignore[attr-defined]
         line = {
             "batch_id": batch_id,
             "size": len(group),
@@ -395,11 +398,11 @@ def configure_tensorflow(threads: int) -> None:
             log.info("tf_threads=%d not applied: %s", threads, exc)
 
 
-def _predict(predictor: Any, seqs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """One model call, in the model thread: ``(seqs, probabilities, seconds)``."""
+def _predict(predictor: Any, seqs: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """One model call, in the model thread: ``(probabilities, seconds)``."""
     started = time.perf_counter()
     probs = predictor.predict_encoded(seqs, batch_size=max(len(seqs), 1))
-    return seqs, probs, time.perf_counter() - started
+    return probs, time.perf_counter() - started
 
 
 def _has_pending(session: Session, job_id: int) -> bool:

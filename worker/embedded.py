@@ -2,7 +2,7 @@
 
 It runs the very code of the distributed mode: ``enqueue_feeds`` publishes
 article ids into it, and worker threads merge what arrives into batches of up
-to ``batch_size`` articles (waiting at most ``batch_wait_s``) and hand them to
+to ``merge_size`` articles (waiting at most ``batch_wait_s``) and hand them to
 the same ``Classifier`` the Celery task uses::
 
     with EmbeddedQueue(classifier, settings) as queue:

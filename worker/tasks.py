@@ -2,7 +2,7 @@
 
 ``newsclf.classify`` messages carry ``article_ids`` (never texts: the database
 is the source of truth). Messages that arrive close together are merged by
-celery-batches into one call of ``classify`` (up to ``batch_size`` articles
+celery-batches into one call of ``classify`` (up to ``merge_size`` articles
 or ``batch_wait_s`` of waiting) and handed to ``worker.batch.Classifier``.
 
 celery-batches acks a merged batch even when it raises, so nothing here may
