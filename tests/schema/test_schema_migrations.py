@@ -127,3 +127,26 @@ def test_db_upgrade_on_an_unreachable_server_is_one_line_and_exit_code_3(
 def test_db_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     main(["db", "upgrade", "--help"])
     assert "Example" in capsys.readouterr().out
+
+
+def test_article_texts_are_compressed_with_lz4_on_postgresql_14_and_back_with_downgrade(
+    pg_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT attcompression FROM pg_attribute"
+        " WHERE attrelid = 'articles'::regclass AND attname = 'text'"
+    )
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            if int(conn.execute(text("SHOW server_version_num")).scalar_one()) < 140000:
+                pytest.skip("column compression methods need PostgreSQL 14")
+            assert conn.execute(query).scalar_one() == "l"
+        downgrade(pg_url, "0002")
+        with engine.connect() as conn:
+            assert conn.execute(query).scalar_one() == "p"
+    finally:
+        engine.dispose()
