@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         2048, ge=1, description="most articles a worker takes at once (several model calls)"
     )
     batch_wait_s: float = Field(0.1, ge=0, description="how long a worker waits to fill a batch")
-    task_chunk: int = Field(64, ge=1, description="article ids per Celery message at enqueue")
+    task_chunk: int = Field(256, ge=1, description="article ids per Celery message at enqueue")
     tf_threads: int = Field(
         1, ge=0, description="TensorFlow intra-op threads per worker (0: one per core)"
     )

@@ -10,11 +10,13 @@ Reading streams (a 100,000-row file is never held whole in memory): rows go
 to the database in chunks (64 rows first, so workers start at once, doubling
 up to ``STORE_CHUNK``), and each stored chunk's ids that
 still need the active model's label go out in messages of ``task_chunk`` ids.
+A second thread stores and publishes each chunk while the next one is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -36,8 +38,8 @@ from schema.store import (
 )
 from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
-STORE_CHUNK = 500
-"""Rows stored per transaction while reading a feed."""
+STORE_CHUNK = 512
+"""Rows stored per transaction while reading a feed (two messages of the default ``task_chunk``)."""
 
 FIRST_CHUNK = 64
 """Rows in the first transaction: workers get their first articles at once, and
@@ -125,17 +127,31 @@ def enqueue_feeds(
         job = create_job(session, source=name, model_version=active.version)
         report = EnqueueReport(job_id=job.id, source=name, model_version=active.version)
 
+    # One thread stores and publishes chunk k while this one reads chunk k+1:
+    # the file is parsed while the database works. Chunks are stored in order,
+    # one at a time, and at most one waits, so memory stays one chunk deep.
+    queued: set[int] = set()  # ids this feed queued already: a repeat goes out once
+
+    def store(chunk: list[tuple[str, FeedRow]]) -> None:
+        _store_and_publish(chunk, report, sessions, publisher, settings, name, queued)
+
     chunk: list[tuple[str, FeedRow]] = []
     size = FIRST_CHUNK
-    for pair in _feed_rows(report, feeds):
-        chunk.append(pair)
-        if len(chunk) >= size:
-            _store_and_publish(chunk, report, sessions, publisher, settings, name)
-            chunk, size = [], min(2 * size, STORE_CHUNK)
-            if progress:
-                progress(report)
-    if chunk:
-        _store_and_publish(chunk, report, sessions, publisher, settings, name)
+    storing: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsclf-store") as writer:
+        for pair in _feed_rows(report, feeds):
+            chunk.append(pair)
+            if len(chunk) >= size:
+                if storing is not None:
+                    storing.result()  # the previous chunk is stored (or its error raised here)
+                    if progress:
+                        progress(report)
+                storing = writer.submit(store, chunk)
+                chunk, size = [], min(2 * size, STORE_CHUNK)
+        if storing is not None:
+            storing.result()
+        if chunk:
+            writer.submit(store, chunk).result()
 
     with sessions.begin() as session:
         job = session.get_one(Job, report.job_id)
@@ -165,6 +181,7 @@ def _store_and_publish(
     publisher: Publisher,
     settings: Settings,
     name: str,
+    queued: set[int],
 ) -> None:
     rows = [
         {
@@ -187,7 +204,11 @@ def _store_and_publish(
         )
         report.new += sum(1 for _, is_new in stored if is_new)
         report.duplicate += sum(1 for _, is_new in stored if not is_new)
-        todo = _needing_label(session, sorted({aid for aid, _ in stored}), report.model_version)
+        # A new row has no prediction and has not failed: only repeats need a look.
+        new = {aid for aid, is_new in stored if is_new}
+        repeats = sorted({aid for aid, _ in stored} - new - queued)
+        todo = sorted(new.union(_needing_label(session, repeats, report.model_version)))
+    queued.update(todo)
     if report.broker_error:  # the broker stayed down: store the rest, reconcile queues it
         report.unqueued += len(todo)
         return
@@ -203,6 +224,8 @@ def _store_and_publish(
 
 def _needing_label(session: Session, ids: list[int], version: str) -> list[int]:
     """Of ``ids``, those with no prediction by ``version`` that have not failed."""
+    if not ids:
+        return []
     labeled = exists().where(
         Prediction.article_id == Article.id, Prediction.model_version == version
     )

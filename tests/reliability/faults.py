@@ -216,9 +216,9 @@ def make_service(
     return Service(pg_url, redis_url, env, tmp)
 
 
-MID_JOB = {"batch_size": 128, "merge_size": 128}
-"""Settings for faults injected mid-job: merged batches of 128 articles, each acked on
-its own, so a worker held at the 1,000th text has some batches written and acked, one
+MID_JOB = {"batch_size": 128, "merge_size": 128, "task_chunk": 64}
+"""Settings for faults injected mid-job: merged batches of 128 articles (two messages of
+64), each acked on its own, so a worker held at the 1,000th text has some batches written and acked, one
 in flight and the rest queued."""
 
 
