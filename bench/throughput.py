@@ -6,9 +6,10 @@ Needs PostgreSQL and Redis on loopback (NEWSCLF_BENCH_PG, default
 postgresql://postgres@127.0.0.1:5432; NEWSCLF_BENCH_REDIS, default
 redis://127.0.0.1:6379/12) and the BBC file (NEWSCLF_BENCH_DATA, default
 ../shared/data/bbc-text.csv). Without --model it trains a default model first.
-Each figure is articles per second on this machine unless named otherwise, the
-best of ``--repeat`` runs for every throughput figure alike (the machine's
-noise is about 10 %; *_runs list each end-to-end run):
+Each figure is articles per second on this machine unless named otherwise. The
+throughput figures are measured in ``--repeat`` rounds (every figure once per
+round, so a slow spell of the machine weighs on all alike; its noise is about
+10 %), each reported as its best round; *_runs list each end-to-end run:
 
 - ceiling_aps / ceiling_by_batch: the worker's inference path (Predictor:
   preprocessing, length-sorted padding, compiled model), texts in memory;
@@ -16,6 +17,9 @@ noise is about 10 %; *_runs list each end-to-end run):
 - naive_aps: one Celery task per article calling model.predict and writing its row;
 - e2e_aps: `newsclf enqueue` of N unique articles to the last committed row,
   one `newsclf worker` process; *_short_*: the same for RSS-like short texts;
+- e2e_cpu_s / e2e_short_cpu_s: where the cores' time went in the fastest run
+  (core-seconds: the worker's model threads, its other threads, enqueue, every
+  other process such as PostgreSQL, and idle);
 - latency_p50_s / latency_p95_s: enqueue to committed row at a steady 20 articles/s;
 - worker_peak_rss_mb; enqueue_peak_rss_mb for a 100,000-row file.
 """
@@ -26,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -110,37 +115,31 @@ class RssSampler:
         return round(self.peak / 2**20, 1)
 
 
-def time_best(fn: Any, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+def seconds_of(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
-def measure_ceiling(predictor: Any, texts: list[str], repeat: int) -> dict[str, Any]:
-    predictor.predict_proba(texts[:512], batch_size=512)  # warm up the compiled function
-    by_batch = {}
-    for bs in (1, 32, 128, 256, 512):
-        sample = texts[: 200 if bs == 1 else 2048]
-        seconds = time_best(lambda s=sample, b=bs: predictor.predict_proba(s, batch_size=b), repeat)
-        by_batch[str(bs)] = round(len(sample) / seconds, 1)
-        log(f"ceiling batch {bs}: {by_batch[str(bs)]} articles/s")
-    return by_batch
-
-
-def measure_tutorial(predictor: Any, texts: list[str], repeat: int) -> float:
+def tutorial_way(predictor: Any, texts: list[str]) -> None:
+    """The tutorial's inference: every text padded to 200, ``model.predict`` (batch 32)."""
     from trainer.preprocess import pad
 
-    sample = texts[:2048]
+    predictor.model.predict(pad(predictor.encode(texts), 200), verbose=0)
 
-    def run() -> None:
-        ids = pad(predictor.encode(sample), 200)
-        predictor.model.predict(ids, verbose=0)  # Keras default batch size (32)
 
-    run()
-    return round(len(sample) / time_best(run, repeat), 1)
+def in_memory_round(predictor: Any, long_texts: list[str], shorts: list[str]) -> dict[str, float]:
+    """One sample of each in-memory figure (articles/s): the Predictor at each batch
+    size (key: the size), on short texts at 512 (``short``), the tutorial's way."""
+    aps = {}
+    for bs in (1, 32, 128, 256, 512):
+        sample = long_texts[: 200 if bs == 1 else 2048]
+        seconds = seconds_of(lambda s=sample, b=bs: predictor.predict_proba(s, batch_size=b))
+        aps[str(bs)] = len(sample) / seconds
+    aps["short"] = 4096 / seconds_of(lambda: predictor.predict_proba(shorts[:4096], batch_size=512))
+    aps["tutorial"] = 2048 / seconds_of(lambda: tutorial_way(predictor, long_texts[:2048]))
+    log("in memory: " + ", ".join(f"{k} {v:.0f}" for k, v in aps.items()))
+    return aps
 
 
 class Services:
@@ -269,21 +268,78 @@ def measure_naive(svc: Services, texts: list[str], n: int) -> float:
         proc.wait(30)
 
 
-def measure_e2e(svc: Services, texts: list[str], name: str, repeat: int) -> list[float]:
-    """Articles/s of each of ``repeat`` runs, each on articles never seen before (the
-    texts tagged with the run's number), so that nothing is deduplicated away."""
-    runs = []
-    for r in range(repeat):
-        path = svc.workdir / f"{name}{r}.csv"
-        write_csv(path, [f"{t} run{r}" for t in texts] if r else texts)
-        base = svc.count()
-        start = time.perf_counter()
-        svc.cli("enqueue", str(path), "--source", f"{name}{r}")
-        wait_for_count(svc, base + len(texts), timeout=1800)
-        seconds = time.perf_counter() - start
-        log(f"{name} run {r + 1}: {len(texts)} articles in {seconds:.2f}s")
-        runs.append(round(len(texts) / seconds, 1))
-    return runs
+class CpuAccount:
+    """Where the machine's CPU went between ``start()`` and ``stop()``, in core-seconds:
+    the worker's TensorFlow threads (the model), its other threads (Celery, encoding,
+    SQL), the processes waited for meanwhile (``newsclf enqueue``), everything else
+    (PostgreSQL, Redis, this script's polling) and what no one used."""
+
+    def __init__(self, worker_pid: int) -> None:
+        self.worker_pid = worker_pid
+
+    def _threads(self) -> dict[str, float]:
+        """CPU seconds of each of the worker's threads, keyed by id and name."""
+        out: dict[str, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for tid in os.listdir(f"/proc/{self.worker_pid}/task"):
+            try:
+                name = Path(f"/proc/{self.worker_pid}/task/{tid}/comm").read_text().strip()
+                fields = Path(f"/proc/{self.worker_pid}/task/{tid}/stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            utime, stime = fields.rsplit(")", 1)[1].split()[11:13]
+            out[f"{tid}:{name}"] = (int(utime) + int(stime)) / tick
+        return out
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return float(sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq")))
+
+    def start(self) -> None:
+        self.t0, self.busy0, self.threads0 = time.perf_counter(), self._busy(), self._threads()
+        self.children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def stop(self) -> dict[str, float]:
+        wall, busy = time.perf_counter() - self.t0, self._busy() - self.busy0
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        enqueue = (children.ru_utime - self.children0.ru_utime) + (
+            children.ru_stime - self.children0.ru_stime
+        )
+        model = other = 0.0
+        for key, seconds in self._threads().items():
+            spent = seconds - self.threads0.get(key, 0.0)
+            if key.split(":", 1)[1].startswith("tf_"):
+                model += spent
+            else:
+                other += spent
+        cores = os.cpu_count() or 1
+        account = {
+            "worker_model": model,
+            "worker_other": other,
+            "enqueue": enqueue,
+            "other_processes": max(busy - model - other - enqueue, 0.0),
+            "idle": max(cores * wall - busy, 0.0),
+        }
+        return {k: round(v, 2) for k, v in account.items()}
+
+
+def e2e_run(
+    svc: Services, texts: list[str], name: str, r: int, cpu: CpuAccount
+) -> tuple[float, dict[str, float]]:
+    """Articles/s of run ``r`` (its articles never seen before: the texts tagged with
+    the run's number, so nothing is deduplicated away) and where the CPU went."""
+    path = svc.workdir / f"{name}{r}.csv"
+    write_csv(path, [f"{t} run{r}" for t in texts] if r else texts)
+    base = svc.count()
+    cpu.start()
+    start = time.perf_counter()
+    svc.cli("enqueue", str(path), "--source", f"{name}{r}")
+    wait_for_count(svc, base + len(texts), timeout=1800)
+    seconds = time.perf_counter() - start
+    account = cpu.stop()
+    log(f"{name} run {r + 1}: {len(texts)} articles in {seconds:.2f}s; cpu {account}")
+    return round(len(texts) / seconds, 1), account
 
 
 def measure_latency(svc: Services, texts: list[str], rate: float = 20.0) -> dict[str, float]:
@@ -404,7 +460,7 @@ def main() -> None:
         "--repeat",
         type=int,
         default=2,
-        help="runs of each throughput figure; the best is reported (default 2)",
+        help="rounds of the throughput figures; each figure's best is reported (default 2)",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args()
@@ -425,19 +481,8 @@ def main() -> None:
 
         predictor = Predictor.load(model)
         result["model_version"] = predictor.version
-        by_batch = measure_ceiling(predictor, long_texts, args.repeat)
-        result["ceiling_by_batch"] = by_batch
-        result["ceiling_aps"] = max(by_batch.values())
-        result["ceiling_short_aps"] = round(
-            len(shorts[:4096])
-            / time_best(
-                lambda: predictor.predict_proba(shorts[:4096], batch_size=512), args.repeat
-            ),
-            1,
-        )
-        result["tutorial_aps"] = measure_tutorial(predictor, long_texts, args.repeat)
-        log(f"ceiling {result['ceiling_aps']}, short {result['ceiling_short_aps']}")
-        log(f"tutorial {result['tutorial_aps']}")
+        predictor.predict_proba(long_texts[:512], batch_size=512)  # trace the compiled function
+        tutorial_way(predictor, long_texts[:64])
 
         svc = Services(model, workdir)
         try:
@@ -447,10 +492,24 @@ def main() -> None:
             sampler = RssSampler(worker.pid)
             try:
                 svc.wait_ready("worker")
-                result["e2e_runs"] = measure_e2e(svc, long_texts, "e2e", args.repeat)
-                result["e2e_aps"] = max(result["e2e_runs"])
-                result["e2e_short_runs"] = measure_e2e(svc, shorts, "e2e_short", args.repeat)
-                result["e2e_short_aps"] = max(result["e2e_short_runs"])
+                cpu = CpuAccount(worker.pid)
+                # Rounds of every throughput figure, so that a slow spell of the machine
+                # weighs on all of them alike; each figure is its best round.
+                memory: list[dict[str, float]] = []
+                e2e: dict[str, list[tuple[float, dict[str, float]]]] = {"e2e": [], "e2e_short": []}
+                for r in range(args.repeat):
+                    memory.append(in_memory_round(predictor, long_texts, shorts))
+                    e2e["e2e"].append(e2e_run(svc, long_texts, "e2e", r, cpu))
+                    e2e["e2e_short"].append(e2e_run(svc, shorts, "e2e_short", r, cpu))
+                best = {k: round(max(m[k] for m in memory), 1) for k in memory[0]}
+                result["ceiling_by_batch"] = {k: v for k, v in best.items() if k.isdigit()}
+                result["ceiling_aps"] = max(result["ceiling_by_batch"].values())
+                result["ceiling_short_aps"] = best["short"]
+                result["tutorial_aps"] = best["tutorial"]
+                for name, runs in e2e.items():
+                    fastest = max(runs, key=lambda run: run[0])
+                    result[f"{name}_runs"] = [aps for aps, _ in runs]
+                    result[f"{name}_aps"], result[f"{name}_cpu_s"] = fastest
                 live = [
                     f"{t} live{i}"
                     for i, t in enumerate(short_texts(base[::-1], args.latency_articles))
