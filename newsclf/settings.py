@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     tf_threads: int = Field(
         1, ge=0, description="TensorFlow intra-op threads per worker (0: one per core)"
     )
+    model_calls: int = Field(
+        2, ge=1, description="model batches a worker runs at once (sharing TensorFlow's threads)"
+    )
 
     low_confidence: float = Field(
         0.6, ge=0, le=1, description="confidence under which review lists an article"

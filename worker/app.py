@@ -6,7 +6,7 @@ Start a worker with ``newsclf worker`` or, equivalently::
 
 The solo pool keeps the model in the process that consumes the queue (loaded
 once, reloaded between batches on promotion) and lets TensorFlow use every
-core for one batch at a time; run more worker processes to scale out.
+core for its batches; run more worker processes to scale out.
 """
 
 from __future__ import annotations
