@@ -212,15 +212,23 @@ def create_job(session: Session, *, source: str | None, model_version: str | Non
 
 def add_job_articles(
     session: Session, job_id: int, pairs: Sequence[tuple[int, int | None]]
-) -> None:
-    """Attach ``(article_id, line)`` pairs to a job; pairs already there are kept as they are."""
+) -> set[int]:
+    """Attach ``(article_id, line)`` pairs to a job; pairs already there are kept as they
+    are. Returns the ids of the articles that were not in the job before."""
     if not pairs:
-        return
+        return set()
     seen: dict[int, int | None] = {}
     for article_id, line in pairs:
         seen.setdefault(article_id, line)  # a feed may repeat an article: keep its first line
     values = [{"job_id": job_id, "article_id": a, "line": line} for a, line in seen.items()]
-    _insert_new(session, JobArticle, values, conflict=["job_id", "article_id"])
+    inserted = _insert_new(
+        session,
+        JobArticle,
+        values,
+        conflict=["job_id", "article_id"],
+        returning=[JobArticle.article_id],
+    )
+    return set(inserted.scalars())
 
 
 def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -130,10 +130,8 @@ def enqueue_feeds(
     # One thread stores and publishes chunk k while this one reads chunk k+1:
     # the file is parsed while the database works. Chunks are stored in order,
     # one at a time, and at most one waits, so memory stays one chunk deep.
-    queued: set[int] = set()  # ids this feed queued already: a repeat goes out once
-
     def store(chunk: list[tuple[str, FeedRow]]) -> None:
-        _store_and_publish(chunk, report, sessions, publisher, settings, name, queued)
+        _store_and_publish(chunk, report, sessions, publisher, settings, name)
 
     chunk: list[tuple[str, FeedRow]] = []
     size = FIRST_CHUNK
@@ -181,7 +179,6 @@ def _store_and_publish(
     publisher: Publisher,
     settings: Settings,
     name: str,
-    queued: set[int],
 ) -> None:
     rows = [
         {
@@ -197,18 +194,19 @@ def _store_and_publish(
     ]
     with sessions.begin() as session:
         stored = upsert_articles(session, rows)
-        add_job_articles(
+        attached = add_job_articles(
             session,
             report.job_id,
             [(aid, row.line) for (aid, _), (_, row) in zip(stored, chunk, strict=True)],
         )
         report.new += sum(1 for _, is_new in stored if is_new)
         report.duplicate += sum(1 for _, is_new in stored if not is_new)
-        # A new row has no prediction and has not failed: only repeats need a look.
+        # A new article has no prediction and has not failed: only an older one seen
+        # for the first time in this job needs a look (a repeat within the job was
+        # queued, or not, already).
         new = {aid for aid, is_new in stored if is_new}
-        repeats = sorted({aid for aid, _ in stored} - new - queued)
-        todo = sorted(new.union(_needing_label(session, repeats, report.model_version)))
-    queued.update(todo)
+        older = sorted(attached - new)
+        todo = sorted(new.union(_needing_label(session, older, report.model_version)))
     if report.broker_error:  # the broker stayed down: store the rest, reconcile queues it
         report.unqueued += len(todo)
         return

@@ -154,8 +154,8 @@ def test_adding_job_articles_twice_keeps_the_first_line(sessions: sessionmaker[S
     with sessions.begin() as session:
         [(aid, _)] = upsert_articles(session, [{"text": "x"}])
         job_id = create_job(session, source="s").id
-        add_job_articles(session, job_id, [(aid, 2), (aid, 9)])
-        add_job_articles(session, job_id, [(aid, 5)])
+        assert add_job_articles(session, job_id, [(aid, 2), (aid, 9)]) == {aid}
+        assert add_job_articles(session, job_id, [(aid, 5)]) == set()  # already in the job
         assert job_progress(session, [job_id])[job_id].total == 1
         assert session.execute(select(store.JobArticle.line)).scalar() == 2
 
