@@ -28,7 +28,6 @@ TRAIN_QUEUE = "train"
 def make_app(settings: Settings) -> Celery:
     """A Celery app configured from ``settings``; connects to nothing until used."""
     app = Celery("newsclf", broker=settings.broker_url, include=["worker.tasks"])
-    flush_every = max(1, settings.merge_size // settings.task_chunk)
     app.conf.update(
         # JSON only: a message can never make a worker unpickle anything.
         task_serializer="json",
@@ -42,7 +41,7 @@ def make_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         # One merged batch running, the next one waiting: the worker never idles.
-        worker_prefetch_multiplier=2 * flush_every,
+        worker_prefetch_multiplier=2 * messages_per_merge(settings),
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout_s,
             # kombu sweeps for expired unacked messages only every interval x
@@ -67,6 +66,12 @@ def make_app(settings: Settings) -> Celery:
     app.conf.beat_schedule = beat_schedule(settings)
     app.conf.newsclf_settings = settings
     return app
+
+
+def messages_per_merge(settings: Settings) -> int:
+    """Messages merged into one ``classify`` call: ``merge_size`` articles in messages of
+    ``task_chunk`` ids, at least one."""
+    return max(1, settings.merge_size // settings.task_chunk)
 
 
 def restore_interval_s(visibility_timeout_s: int) -> int:

@@ -99,7 +99,7 @@ class Classifier:
         # Every model call goes through these threads: at most model_calls at
         # once, and this thread is free for encoding and writing meanwhile.
         self.model_calls = settings.model_calls
-        self._model_thread = ThreadPoolExecutor(
+        self._model_threads = ThreadPoolExecutor(
             max_workers=self.model_calls, thread_name_prefix="newsclf-model"
         )
 
@@ -145,7 +145,7 @@ class Classifier:
         """The current predictor, its compiled function traced once before real work."""
         predictor = self.model.current()
         if predictor is not self._warm:
-            self._model_thread.submit(_predict, predictor, [np.array([2], dtype=np.int32)]).result()
+            self._model_threads.submit(_predict, predictor, [np.array([2], dtype=np.int32)]).result()
             self._warm = predictor
         return predictor
 
@@ -220,7 +220,7 @@ class Classifier:
             failed: Future[Any] = Future()
             failed.set_exception(exc)
             return failed
-        return self._model_thread.submit(_predict, predictor, seqs)
+        return self._model_threads.submit(_predict, predictor, seqs)
 
     def _complete(
         self,

@@ -199,12 +199,12 @@ def _store_and_publish(
             report.job_id,
             [(aid, row.line) for (aid, _), (_, row) in zip(stored, chunk, strict=True)],
         )
-        report.new += sum(1 for _, is_new in stored if is_new)
-        report.duplicate += sum(1 for _, is_new in stored if not is_new)
         # A new article has no prediction and has not failed: only an older one seen
         # for the first time in this job needs a look (a repeat within the job was
         # queued, or not, already).
-        new = {aid for aid, is_new in stored if is_new}
+        new = {aid for aid, is_new in stored if is_new}  # each new one is new once
+        report.new += len(new)
+        report.duplicate += len(stored) - len(new)
         older = sorted(attached - new)
         todo = sorted(new.union(_needing_label(session, older, report.model_version)))
     if report.broker_error:  # the broker stayed down: store the rest, reconcile queues it

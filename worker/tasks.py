@@ -24,7 +24,7 @@ from celery.signals import worker_ready
 from celery_batches import Batches
 
 from newsclf.settings import Settings
-from worker.app import app
+from worker.app import app, messages_per_merge
 
 log = logging.getLogger("newsclf.worker")
 
@@ -71,7 +71,7 @@ def _load_model_at_start(**_: Any) -> None:
 @app.task(
     name="newsclf.classify",
     base=Batches,
-    flush_every=max(1, _settings.merge_size // _settings.task_chunk),
+    flush_every=messages_per_merge(_settings),
     flush_interval=_settings.batch_wait_s,
     acks_late=True,
 )
