@@ -18,8 +18,8 @@ round, so a slow spell of the machine weighs on all alike; its noise is about
 - e2e_aps: `newsclf enqueue` of N unique articles to the last committed row,
   one `newsclf worker` process; *_short_*: the same for RSS-like short texts;
 - e2e_cpu_s / e2e_short_cpu_s: where the cores' time went in the fastest run
-  (core-seconds: the worker's model threads, its other threads, enqueue, every
-  other process such as PostgreSQL, and idle);
+  (core-seconds: the worker's TensorFlow threads, its Python threads, enqueue,
+  every other process such as PostgreSQL, and idle);
 - latency_p50_s / latency_p95_s: enqueue to committed row at a steady 20 articles/s;
 - worker_peak_rss_mb; enqueue_peak_rss_mb for a 100,000-row file.
 """
@@ -270,8 +270,9 @@ def measure_naive(svc: Services, texts: list[str], n: int) -> float:
 
 class CpuAccount:
     """Where the machine's CPU went between ``start()`` and ``stop()``, in core-seconds:
-    the worker's TensorFlow threads (the model), its other threads (Celery, encoding,
-    SQL), the processes waited for meanwhile (``newsclf enqueue``), everything else
+    the worker's TensorFlow threads (the model), its Python threads (Celery, encoding,
+    SQL, and the Python side of each model call: padding, the call itself), the
+    processes waited for meanwhile (``newsclf enqueue``), everything else
     (PostgreSQL, Redis, this script's polling) and what no one used."""
 
     def __init__(self, worker_pid: int) -> None:
