@@ -43,7 +43,8 @@ def normalize_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys on and a busy
     timeout (several processes may write); PostgreSQL with pre-ping, so a
-    restarted server costs a reconnect, not an error."""
+    restarted server costs a reconnect, not an error, and lists sent as binary
+    arrays."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, **kwargs)
@@ -52,8 +53,24 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.pop("connect_args", {})}
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, connect_args=connect_args, **kwargs)
+        engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _binary_arrays)
+        return engine
     return create_engine(parsed, **kwargs)
+
+
+def _binary_arrays(dbapi_connection: Any, _record: Any) -> None:
+    """Python lists travel to PostgreSQL as binary arrays.
+
+    The bulk statements pass one array per column (``schema.store``). In text
+    format psycopg quotes and regex-escapes every element in Python (each
+    article's whole text), and the server parses it back; in binary each element
+    is its bytes and a length. 10,000 BBC articles stored in chunks of 512:
+    0.37 s of client CPU and 0.9 s wall before, 0.13-0.16 s and 0.55 s after.
+    """
+    from psycopg.types.array import ListBinaryDumper
+
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

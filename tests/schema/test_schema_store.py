@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, DateTime, Float, Text, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from schema import store
+from schema.db import make_engine
 from schema.models import Article, Job, ModelVersion, Prediction
 from schema.store import (
     activate_model_version,
@@ -193,3 +199,32 @@ def test_a_job_report_keeps_at_most_the_cap_and_counts_the_rest(
     report = make_job_report(rejected, ["ignored unknown columns: x"])
     assert len(report["rejected"]) == 3 and report["rejected_omitted"] == 2
     assert report["notes"] == ["ignored unknown columns: x"] and report["notes_omitted"] == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "type_"),
+    [
+        ([], BigInteger()),
+        ([None, None], Text()),
+        ([None, "", 'q"u\\o{te},', "é ✓ \u202e", "x" * 100_000], Text()),
+        ([1, -(2**40), None], BigInteger()),
+        ([0.1, 1e-300, -0.0], Float()),
+        ([dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC), None], DateTime(timezone=True)),
+    ],
+    ids=["empty", "nulls", "strings", "ints", "floats", "times"],
+)
+def test_lists_go_to_postgresql_as_binary_arrays_and_come_back_whole(
+    pg_url: str, values: list[object], type_: TypeEngine[Any]
+) -> None:
+    from psycopg.adapt import PyFormat
+    from psycopg.types.array import ListBinaryDumper
+
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            adapters = conn.connection.dbapi_connection.adapters  # type: ignore[union-attr]
+            assert adapters.get_dumper(list, PyFormat.AUTO) is ListBinaryDumper
+            param = bindparam("values", values, type_=ARRAY(type_))
+            assert conn.execute(select(func.unnest(param))).scalars().all() == values
+    finally:
+        engine.dispose()
