@@ -24,7 +24,7 @@ import numpy as np
 from trainer.artifact import read_json, verify_artifact
 from trainer.layers import register_custom_layers
 from trainer.model import PAD_MULTIPLE, ModelConfig
-from trainer.preprocess import Vocabulary, pad, tokenize
+from trainer.preprocess import Vocabulary, pad
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Predictor:
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Token ids of each text, cut to ``max_length``, not padded."""
         cfg = self.config
-        return [self.vocab.encode(tokenize(t), cfg.max_length, cfg.truncating) for t in texts]
+        return [self.vocab.encode_text(t, cfg.max_length, cfg.truncating) for t in texts]
 
     def padded_length(self, longest: int) -> int:
         """Padding length for a batch whose longest text has ``longest`` ids."""
