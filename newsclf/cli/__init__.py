@@ -7,6 +7,7 @@ as one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -33,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_OWN_PROCESS = False
+"""True in the ``newsclf`` console script (``entry``), False when ``main`` is called in-process."""
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -43,7 +48,18 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr = COMMANDS[name]
-        command = getattr(importlib.import_module(module), attr)
+        if not _OWN_PROCESS:
+            command = getattr(importlib.import_module(module), attr)
+        else:
+            # What the imports build (SQLAlchemy, pydantic, ...: hundreds of thousands
+            # of objects) lives as long as the process: no collection while importing,
+            # then frozen out of every later one.
+            gc.disable()
+            try:
+                command = getattr(importlib.import_module(module), attr)
+            finally:
+                gc.freeze()
+                gc.enable()
         assert isinstance(command, click.Command)
         return command
 
@@ -58,6 +74,24 @@ def cli() -> None:
       newsclf run feed.csv            # train if needed, label, summarize (SQLite)
       newsclf enqueue feed.rss --wait # distributed mode: Redis + workers
     """
+
+
+def entry() -> Any:
+    """The ``newsclf`` console script: ``main`` in a process of its own.
+
+    The garbage collector leaves alone what lives until exit: the imported modules
+    (frozen once imported, see ``LazyGroup``) and, at the end, everything, so the
+    process exits without a last full collection (the OS takes the memory back;
+    the commands commit or roll back their transactions before they return).
+    ``newsclf enqueue`` of 10,000 RSS-sized rows: 1.65-1.72 s and 1.3 s of CPU
+    before, 1.23-1.35 s and 0.93 s after.
+    """
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+    try:
+        return main()
+    finally:
+        gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,0 +1,54 @@
+"""The console script keeps the garbage collector off what lives until exit; ``main``
+called in-process (tests, embedding programs) leaves the collector as it found it."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from newsclf import cli
+
+PROBE = """
+import gc, sys
+from newsclf import cli
+sys.argv = ["newsclf", *sys.argv[1:]]
+try:
+    code = cli.{function}()
+except SystemExit as exc:
+    code = exc.code
+print(code or 0, gc.get_freeze_count(), gc.isenabled())
+"""
+
+
+def _probe(function: str, *args: str) -> tuple[int, int, bool]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(function=function), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    code, frozen, enabled = out.stdout.split()[-3:]
+    return int(code), int(frozen), enabled == "True"
+
+
+def test_the_console_script_freezes_the_imported_modules_and_keeps_the_collector_on() -> None:
+    code, frozen, enabled = _probe("entry", "enqueue", "--help")
+    assert code == 0 and enabled
+    assert frozen > 50_000  # SQLAlchemy, pydantic, click: all out of the collector's way
+
+
+def test_the_console_script_keeps_its_exit_codes() -> None:
+    code, _, _ = _probe("entry", "enqueue")  # no feed given: a usage error
+    assert code == 2
+
+
+def test_main_called_in_process_leaves_the_collector_alone(capsys: pytest.CaptureFixture) -> None:
+    before = gc.get_freeze_count()
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["enqueue"])
+    assert exc.value.code == 2
+    assert gc.get_freeze_count() == before and gc.isenabled()
+    assert "Missing argument" in capsys.readouterr().err
