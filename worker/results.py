@@ -6,7 +6,7 @@ snapshot = service_status(session)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -73,9 +73,14 @@ def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator
         }
 
 
-def jobs_status(session: Session, *, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest jobs with live progress."""
-    jobs = session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)).all()
+def jobs_status(
+    session: Session, *, limit: int = 10, job_ids: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` jobs, or the jobs of ``job_ids`` (those that exist), newest
+    first, with live progress: counted for these jobs only, however many came before."""
+    query = select(Job).order_by(Job.id.desc())
+    query = query.where(Job.id.in_(list(job_ids))) if job_ids is not None else query.limit(limit)
+    jobs = session.scalars(query).all()
     progress = job_progress(session, [j.id for j in jobs]) if jobs else {}
     out = []
     for job in jobs:

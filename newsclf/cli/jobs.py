@@ -108,7 +108,8 @@ def wait_for_job(
         with factory.begin() as session:
             finish_jobs_if_done(session, [job_id])
         with factory() as session:
-            return next(r for r in jobs_status(session, limit=1_000_000) if r["job_id"] == job_id)
+            [status] = jobs_status(session, job_ids=[job_id])
+            return status
 
     current = row()
     todo = current["labeled"] + current["failed"] + current["pending"]
@@ -197,18 +198,18 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
 
 
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
+    from newsclf.errors import InputError
     from schema.models import Job
     from worker.app import app
     from worker.publish import queue_depth
     from worker.results import jobs_status, model_status
 
     with factory() as session:
-        jobs = jobs_status(session, limit=1_000_000 if job_id else limit)
+        jobs = jobs_status(session, limit=limit, job_ids=None if job_id is None else [job_id])
         if job_id is not None:
-            jobs = [j for j in jobs if j["job_id"] == job_id]
-            job = session.get(Job, job_id)
-            if job is not None and jobs:
-                jobs[0]["report"] = job.report
+            if not jobs:
+                raise InputError(f"no job {job_id}: `newsclf status` lists the newest jobs")
+            jobs[0]["report"] = session.get_one(Job, job_id).report
         model = model_status(session)
     snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}
     try:
