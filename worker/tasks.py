@@ -14,6 +14,7 @@ anything else escapes, ``reconcile`` re-enqueues what has no prediction.
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import logging
 import uuid
@@ -43,9 +44,20 @@ def _text_hook(spec: str) -> Callable[[str], str] | None:
 @functools.cache
 def classifier() -> Any:
     """This process's Classifier: engine, sessions and model made once, on first use."""
-    from schema.db import make_engine, session_factory
-    from worker.active_model import ActiveModel
-    from worker.batch import Classifier, configure_tensorflow
+    # TensorFlow and Keras (hundreds of thousands of objects) live as long as the
+    # worker: imported with the collector off, then frozen out of every later
+    # collection. Models are loaded after the freeze, so a replaced one is collected.
+    gc.disable()
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        from schema.db import make_engine, session_factory
+        from worker.active_model import ActiveModel
+        from worker.batch import Classifier, configure_tensorflow
+    finally:
+        gc.freeze()
+        gc.enable()
 
     configure_tensorflow(_settings.tf_threads)  # before TensorFlow runs anything
     sessions = session_factory(make_engine(_settings.database_url))
