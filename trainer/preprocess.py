@@ -44,7 +44,7 @@ _EDGE_QUOTES = re.compile(r"(?<!\S)'+|'+(?!\S)")
 """Apostrophes at either end of a word: what ``word.strip("'")`` removes from each."""
 
 _DROPPED = -1
-"""Id of a stop word in ``Vocabulary.encode_text``'s lookup: removed, not OOV."""
+"""Id of a stop word in ``Vocabulary``'s lookup: removed, not OOV."""
 
 
 @functools.cache
@@ -102,11 +102,15 @@ class Vocabulary:
         return len(self.words) + 2
 
     def encode(self, tokens: Sequence[str], max_length: int, truncating: str = "post") -> np.ndarray:
-        """Token ids, cut to ``max_length`` (``post`` keeps the start), not padded."""
-        index = self.index
-        if len(tokens) > max_length:
-            tokens = tokens[:max_length] if truncating == "post" else tokens[-max_length:]
-        return np.fromiter((index.get(t, OOV_ID) for t in tokens), dtype=np.int32, count=len(tokens))
+        """Token ids (``tokenize``'s tokens), cut to ``max_length`` (``post`` keeps the
+        start), not padded."""
+        return self._ids(tokens, max_length, truncating)
+
+    def encode_text(self, text: str, max_length: int, truncating: str = "post") -> np.ndarray:
+        """``encode(tokenize(text), max_length, truncating)``, the same ids, with the stop
+        words dropped by the lookup instead of a Python loop over the words: 10,000 BBC
+        articles in 0.72 s instead of 1.3."""
+        return self._ids(words(text), max_length, truncating)
 
     @functools.cached_property
     def _lookup(self) -> dict[str, int]:
@@ -114,11 +118,8 @@ class Vocabulary:
         before the vocabulary is asked, even one the vocabulary holds)."""
         return self.index | dict.fromkeys(stop_words(), _DROPPED)
 
-    def encode_text(self, text: str, max_length: int, truncating: str = "post") -> np.ndarray:
-        """``encode(tokenize(text), max_length, truncating)``, the same ids, in whole-text
-        and C-level steps (one dict lookup per word through ``map``, one array mask for
-        the stop words): 10,000 BBC articles in 0.72 s instead of 1.3."""
-        found = words(text)
+    def _ids(self, found: Sequence[str], max_length: int, truncating: str) -> np.ndarray:
+        """One dict lookup per word through ``map``, one array mask for the stop words."""
         ids = np.fromiter(
             map(self._lookup.get, found, itertools.repeat(OOV_ID)), dtype=np.int32, count=len(found)
         )

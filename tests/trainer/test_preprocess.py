@@ -64,7 +64,7 @@ def test_tokenize_matches_the_word_by_word_steps_on_every_bbc_article(bbc_texts:
 
 
 @pytest.mark.parametrize("truncating", ["post", "pre"])
-def test_encode_text_gives_the_ids_of_the_tokens_cut_the_same_way(
+def test_encode_and_encode_text_give_the_ids_of_the_tokens_cut_the_same_way(
     bbc_texts: list[str], truncating: str
 ) -> None:
     texts = bbc_texts[:400] + hostile_texts(1000, seed=11)
@@ -75,6 +75,10 @@ def test_encode_text_gives_the_ids_of_the_tokens_cut_the_same_way(
     for v in (vocab, with_stop):
         for max_length in (1, 7, 200):
             for text in texts:
+                expected = reference_encode(v, text, max_length, truncating)
                 ids = v.encode_text(text, max_length, truncating)
                 assert ids.dtype == np.int32
-                assert ids.tolist() == reference_encode(v, text, max_length, truncating), repr(text)
+                assert ids.tolist() == expected, repr(text)
+                # The trainer's path: tokens first, then their ids.
+                from_tokens = v.encode(tokenize(text), max_length, truncating)
+                assert from_tokens.dtype == np.int32 and from_tokens.tolist() == expected
