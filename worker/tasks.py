@@ -14,7 +14,6 @@ anything else escapes, ``reconcile`` re-enqueues what has no prediction.
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 import logging
 import uuid
@@ -24,6 +23,7 @@ from typing import Any
 from celery.signals import worker_ready
 from celery_batches import Batches
 
+from newsclf.lifetime import lives_until_exit
 from newsclf.settings import Settings
 from worker.app import app, messages_per_merge
 
@@ -44,20 +44,15 @@ def _text_hook(spec: str) -> Callable[[str], str] | None:
 @functools.cache
 def classifier() -> Any:
     """This process's Classifier: engine, sessions and model made once, on first use."""
-    # TensorFlow and Keras (hundreds of thousands of objects) live as long as the
-    # worker: imported with the collector off, then frozen out of every later
-    # collection. Models are loaded after the freeze, so a replaced one is collected.
-    gc.disable()
-    try:
+    # TensorFlow and Keras live as long as the worker. Models load after the
+    # freeze, so one that a promotion replaces is still collected.
+    with lives_until_exit():
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
 
         from schema.db import make_engine, session_factory
         from worker.active_model import ActiveModel
         from worker.batch import Classifier, configure_tensorflow
-    finally:
-        gc.freeze()
-        gc.enable()
 
     configure_tensorflow(_settings.tf_threads)  # before TensorFlow runs anything
     sessions = session_factory(make_engine(_settings.database_url))

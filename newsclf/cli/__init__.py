@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from newsclf.lifetime import lives_until_exit
+
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, attribute), help shown in `newsclf --help`
     "train": ("newsclf.cli.train", "train"),
@@ -50,16 +52,9 @@ class LazyGroup(click.Group):
         module, attr = COMMANDS[name]
         if not _OWN_PROCESS:
             command = getattr(importlib.import_module(module), attr)
-        else:
-            # What the imports build (SQLAlchemy, pydantic, ...: hundreds of thousands
-            # of objects) lives as long as the process: no collection while importing,
-            # then frozen out of every later one.
-            gc.disable()
-            try:
+        else:  # SQLAlchemy, pydantic, ...: built once, kept until exit
+            with lives_until_exit():
                 command = getattr(importlib.import_module(module), attr)
-            finally:
-                gc.freeze()
-                gc.enable()
         assert isinstance(command, click.Command)
         return command
 
