@@ -61,7 +61,7 @@ def test_the_console_script_freezes_everything_at_the_end_and_keeps_the_collecto
     assert tracked < 20  # no last full collection to run at exit (176 left without the freeze)
 
 
-def test_the_console_script_keeps_its_exit_codes() -> None:
+def test_the_console_script_exits_2_on_a_usage_error_as_main_does() -> None:
     code, _, _ = _probe("entry", "enqueue")  # no feed given: a usage error
     assert code == 2
 
