@@ -1,29 +1,20 @@
 """Fixtures that give tests real services: a fresh PostgreSQL database, a Redis
 database of their own, a SQLite file, and the BBC data file.
 
-PostgreSQL and Redis are the ones on 127.0.0.1 (``.ci/run`` starts them when
-they are down). Override with NEWSCLF_TEST_PG (a server URL without database)
-and NEWSCLF_TEST_REDIS.
+PostgreSQL and Redis are throwaway servers the suite starts itself (``servers.py``),
+or the servers named by NEWSCLF_TEST_PG and NEWSCLF_TEST_REDIS; either way a test
+touches only the databases it created.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from services import (  # noqa: F401 - re-exported for older imports
-    BBC_CSV,
-    PG_SERVER,
-    REDIS_SERVER,
-    ROOT,
-    VENV_BIN,
-    WorkerProcess,
-    newsclf_cmd,
-    service_env,
-)
+from servers import ServerUnavailable, own_database, own_redis_db, postgres, redis_server
+from services import BBC_CSV, WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -38,32 +29,23 @@ REQUIRE_SERVICES = bool(os.environ.get("CI") or os.environ.get("NEWSCLF_TEST_REQ
 
 
 def _unavailable(what: str, exc: Exception) -> None:
-    message = f"{what} not reachable ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
+    message = f"{what} not available ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message + "; start it to run this test (CI always does)")
 
 
-def _admin_connect():  # type: ignore[no-untyped-def]
-    import psycopg
-
-    try:
-        return psycopg.connect(PG_SERVER + "/test", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        _unavailable(f"PostgreSQL at {PG_SERVER}", exc)
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = "newsclf_t_" + uuid.uuid4().hex[:12]
-    with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    import psycopg
+
     try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with _admin_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres()
+    except (ServerUnavailable, psycopg.OperationalError, OSError) as exc:
+        _unavailable("PostgreSQL", exc)
+    with own_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -71,29 +53,15 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'newsclf.db'}"
 
 
-_redis_db = iter(range(1, 16))
-
-
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database (1-15) for one test, flushed before and after."""
-    import redis
-
-    db = next(_redis_db, None)
-    if db is None:  # more tests than databases: start again, flushing as we go
-        globals()["_redis_db"] = iter(range(2, 16))
-        db = 1
-    url = f"{REDIS_SERVER}/{db}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    """A Redis database of this test's own (empty when taken), emptied afterwards."""
     try:
-        client.flushdb()
-    except redis.exceptions.ConnectionError as exc:
-        _unavailable(f"Redis at {REDIS_SERVER}", exc)
-    try:
+        redis_server()
+    except (ServerUnavailable, OSError) as exc:
+        _unavailable("Redis", exc)
+    with own_redis_db() as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.fixture

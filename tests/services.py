@@ -12,11 +12,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BBC_CSV = Path(os.environ.get("NEWSCLF_TEST_BBC", ROOT.parent / "shared" / "data" / "bbc-text.csv"))
-PG_SERVER = os.environ.get("NEWSCLF_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-REDIS_SERVER = os.environ.get("NEWSCLF_TEST_REDIS", "redis://127.0.0.1:6379")
-
-
-
 VENV_BIN = Path(os.environ.get("NEWSCLF_TEST_BIN", Path(sys.executable).parent))
 
 

@@ -20,14 +20,13 @@ import json
 import os
 import subprocess
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services import REDIS_SERVER, newsclf_cmd, service_env
+from servers import own_redis_db  # noqa: F401 - tests import it from here
+from services import newsclf_cmd, service_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,25 +53,6 @@ def assert_alive(worker: Any) -> None:
     """Fail at once, with its log, if ``worker`` (conftest's WorkerProcess) has exited."""
     code = worker.proc.poll()
     assert code is None, f"worker exited with {code}:\n{worker.log()[-4000:]}"
-
-
-@contextmanager
-def own_redis_db() -> Iterator[str]:
-    """A Redis database nobody uses now, from 15 down (teammates' runs take 1, 2, ...)."""
-    import redis
-
-    for db in range(15, 7, -1):
-        client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}")
-        if client.dbsize() == 0 and client.set("newsclf-test-owner", uuid.uuid4().hex, nx=True):
-            break
-        client.close()
-    else:
-        raise AssertionError("no free Redis database among 8-15")
-    try:
-        yield f"{REDIS_SERVER}/{db}"
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @dataclass

@@ -2,14 +2,13 @@
 (retrying with backoff), never exits, writes the batch when the server is back,
 and the job completes with none missing, none twice.
 
-This stops the shared PostgreSQL on 127.0.0.1 for a few seconds: other tests
-running at that moment may see their connections dropped.
+It stops and starts the throwaway PostgreSQL server the suite started
+(``servers.py``); it is skipped when the suite runs on a server of the user's
+(NEWSCLF_TEST_PG), which it must never stop.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,32 +22,18 @@ from faults import (
     wait_for,
     write_csv,
 )
+from servers import postgres
 
 N_ARTICLES = 3000
-CLUSTERS = Path("/etc/postgresql")
-
-
-def pg_ctl(action: str) -> None:
-    """``pg_ctlcluster`` on the local cluster (fast stop: connections are cut)."""
-    version = sorted(p.name for p in CLUSTERS.iterdir())[-1]
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
-    if action == "stop":
-        command += ["-m", "fast"]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-
-def pg_ready() -> bool:
-    return subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"], timeout=30).returncode == 0
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("pg_ctlcluster") is None or not CLUSTERS.is_dir(),
-    reason="needs the local PostgreSQL cluster and pg_ctlcluster to restart it",
-)
 def test_postgres_stopped_mid_batch_and_started_again_the_worker_waits_and_finishes_the_job(
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
+    server = postgres()
+    if not server.owned:
+        pytest.skip("runs only on the suite's own PostgreSQL: NEWSCLF_TEST_PG is the user's")
     with own_redis_db() as redis_url:
         service = make_service(pg_url, redis_url, tiny_artifact, tmp_path, **MID_JOB)
         feed = write_csv(tmp_path / "feed.csv", bbc_texts(bbc_csv, N_ARTICLES))
@@ -56,7 +41,7 @@ def test_postgres_stopped_mid_batch_and_started_again_the_worker_waits_and_finis
         pid = worker.proc.pid
         at_stop = service.progress(job)
 
-        pg_ctl("stop")
+        server.stop()
         try:
             service.gate.open()  # the held batch runs its model, then cannot write
             wait_for(
@@ -65,8 +50,8 @@ def test_postgres_stopped_mid_batch_and_started_again_the_worker_waits_and_finis
                 timeout=120,
             )
         finally:
-            pg_ctl("start")
-            wait_for(pg_ready, "PostgreSQL to accept connections", timeout=120)
+            server.start()
+            wait_for(server.ready, "PostgreSQL to accept connections", timeout=120)
 
         done = service.wait_done(job, alive=lambda: assert_alive(worker))
         counts = service.predictions(job)
