@@ -67,6 +67,19 @@ def test_run_labels_a_thousand_articles_with_no_redis_and_no_postgresql(
             == 1000
         )
 
+    # The query it suggests is the README's, and it runs as printed.
+    import shlex
+
+    from services import ROOT
+
+    assert summary["query_hint"] in (ROOT / "README.md").read_text(encoding="utf-8")
+    program, *args = shlex.split(summary["query_hint"])
+    assert program == "newsclf"
+    shown = cli(env, *args)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].split() == ["title", "label", "confidence"]
+    assert len(shown.stdout.splitlines()) == 21
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "results": ("newsclf.cli.jobs", "results"),
     "models": ("newsclf.cli.models", "models"),
     "run": ("newsclf.cli.run", "run"),
+    "query": ("newsclf.cli.query", "query"),
     "reconcile": ("newsclf.cli.jobs", "reconcile"),
     "beat": ("newsclf.cli.jobs", "beat"),
     "label": ("newsclf.cli.feedback", "label"),

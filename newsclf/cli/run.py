@@ -10,6 +10,11 @@ import click
 from newsclf.cli.context import echo_json, progress_bar, sessions, settings
 from newsclf.errors import InputError
 
+QUERY_HINT = (
+    'newsclf query "select title, label, confidence from article_labels order by confidence limit 20"'
+)
+"""How `newsclf run` tells a user to look at what it labeled (README's quickstart quotes it)."""
+
 
 @click.command()
 @click.argument("feeds", nargs=-1, required=True)
@@ -22,6 +27,7 @@ from newsclf.errors import InputError
 @click.option(
     "--json", "as_json", is_flag=True, help="End with one JSON object (job, counts per label)."
 )
+
 def run(
     feeds: tuple[str, ...], train_data: Path | None, source_name: str | None, as_json: bool
 ) -> None:
@@ -139,17 +145,11 @@ def _summary(factory: Any, job_id: int, low: float) -> dict[str, Any]:
             .select_from(Article)
             .where(Article.id.in_(in_job), Article.failed_reason.is_not(None))
         )
-    url = settings().database_url
-    hint = (
-        f'sqlite3 {url.removeprefix("sqlite:///")} "select label, count(*) from article_labels group by label"'
-        if url.startswith("sqlite:///")
-        else "select * from article_labels"
-    )
     return {
         "job_id": job_id,
         "model_version": version,
         "labels": counts,
         "low_confidence": low_n,
         "failed": failed,
-        "query_hint": hint,
+        "query_hint": QUERY_HINT,
     }
