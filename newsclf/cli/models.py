@@ -34,7 +34,13 @@ def models() -> None:
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of versions.")
 def list_(as_json: bool) -> None:
-    """List registered versions, newest first (* marks the active one)."""
+    """List registered versions, newest first (* marks the active one).
+
+    \b
+    Example:
+      newsclf models list
+      newsclf models list --json | jq '.[0].version'
+    """
     from newsclf.registry import describe, list_versions
 
     with sessions()() as session:
@@ -54,7 +60,13 @@ def list_(as_json: bool) -> None:
 @click.argument("version")
 @_JSON
 def show(version: str, as_json: bool) -> None:
-    """Show one version: metrics, labels, lineage, blob and activations."""
+    """Show one version: metrics, labels, lineage, blob and activations.
+
+    \b
+    Example:
+      newsclf models show 20261128-121530-3f9a1c
+      newsclf models show 20261128-121530-3f9a1c --json
+    """
     from sqlalchemy import select
 
     from newsclf.registry import describe, get_version, history
@@ -105,7 +117,12 @@ def register(path: Path, no_activate: bool, by: str | None, as_json: bool) -> No
 @_BY
 @_JSON
 def promote(version: str, reason: str | None, by: str | None, as_json: bool) -> None:
-    """Make VERSION the active model; workers switch between batches, no restart."""
+    """Make VERSION the active model; workers switch between batches, no restart.
+
+    \b
+    Example:
+      newsclf models promote 20261128-121530-3f9a1c --reason "better on March news"
+    """
     from newsclf.registry import describe
     from newsclf.registry import promote as do_promote
 
@@ -119,7 +136,12 @@ def promote(version: str, reason: str | None, by: str | None, as_json: bool) -> 
 @_BY
 @_JSON
 def rollback(reason: str | None, by: str | None, as_json: bool) -> None:
-    """Re-activate the version that was active before the current one."""
+    """Re-activate the version that was active before the current one.
+
+    \b
+    Example:
+      newsclf models rollback --reason "too many sport labels on business feeds"
+    """
     from newsclf.registry import describe
     from newsclf.registry import rollback as do_rollback
 
@@ -132,7 +154,12 @@ def rollback(reason: str | None, by: str | None, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True, help="How many activations.")
 @_JSON
 def history_(limit: int, as_json: bool) -> None:
-    """Which version was active when, and who or what activated it (newest first)."""
+    """Which version was active when, and who or what activated it (newest first).
+
+    \b
+    Example:
+      newsclf models history --limit 5
+    """
     from newsclf.registry import history
 
     with sessions()() as session:
