@@ -18,6 +18,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsclf.urls import check_database_url, mask_url
+
 DEFAULT_DATABASE_URL = "sqlite:///newsclf.db"
 """Embedded default: a SQLite file in the working directory."""
 
@@ -138,12 +140,22 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _driver(cls, url: str) -> str:
-        """A plain postgresql:// URL means the psycopg 3 driver the project installs."""
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
+    def _database_url(cls, url: str) -> str:
+        """A URL newsclf can use (see ``newsclf.urls.check_database_url``); a plain
+        postgresql:// URL means the psycopg 3 driver the project installs."""
+        return check_database_url(url)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, url: str) -> str:
+        """A URL with a scheme (Celery would read ``host:6379`` as a transport name)."""
+        if "://" not in url:
+            raise ValueError("not a broker URL: use e.g. redis://:PASSWORD@HOST:6379/0")
         return url
+
+    def shown(self, name: str) -> str:
+        """The setting ``name`` (a URL) as it may be printed or logged: password masked."""
+        return mask_url(getattr(self, name))
 
 
 @functools.cache

@@ -8,17 +8,24 @@ DATABASE_URL_HELP = "SQLAlchemy URL of the database (default: NEWSCLF_DATABASE_U
 
 
 def _url(url: str | None) -> str:
+    """``--database-url`` checked as the settings check NEWSCLF_DATABASE_URL, else the setting."""
+    from newsclf.errors import InputError
+    from newsclf.urls import check_database_url
+
     if url:
-        return url
+        try:
+            return check_database_url(url)
+        except ValueError as exc:
+            raise InputError(f"--database-url: {exc}") from None
     from newsclf.settings import get_settings
 
     return get_settings().database_url
 
 
 def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from newsclf.urls import mask_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return mask_url(url)
 
 
 @click.group()

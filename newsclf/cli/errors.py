@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from newsclf.errors import NewsclfError, ServiceUnavailable
 
 
@@ -9,6 +11,8 @@ def translate(exc: BaseException) -> NewsclfError | None:
     """The user-facing error for ``exc``, or None when it is a bug (keep the traceback)."""
     if isinstance(exc, NewsclfError):
         return exc
+    if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):  # pydantic: settings
+        return _settings_error(exc)
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
         from newsclf.errors import InputError
 
@@ -33,3 +37,15 @@ def translate(exc: BaseException) -> NewsclfError | None:
             f"broker unreachable ({str(exc).splitlines()[0]}); check NEWSCLF_BROKER_URL and that Redis runs"
         )
     return None
+
+
+def _settings_error(exc: Any) -> NewsclfError:
+    """A setting the environment gives that cannot be used: one line naming the
+    variable and what is wrong, never its value (a URL may hold a password)."""
+    from newsclf.errors import InputError
+
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "NEWSCLF_" + "_".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return InputError("; ".join(problems) or "invalid settings")
