@@ -93,6 +93,7 @@ def entry() -> Any:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI and turn user errors into one line and an exit code."""
     from newsclf.cli.errors import translate
+    from newsclf.urls import mask_secrets
 
     try:
         return cli.main(args=argv, standalone_mode=False)
@@ -100,11 +101,12 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = mask_secrets(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the boundary where errors become one line
         error = translate(exc)
         if error is None:
             raise
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {mask_secrets(str(error))}", err=True)
         sys.exit(error.exit_code)

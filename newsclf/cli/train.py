@@ -94,7 +94,7 @@ def train(
         registered = register_trained(settings.database_url, result.path,
                                       activate=not no_activate, by=settings.user or "unknown")
         if registered is None:
-            click.echo(f"not registered (no newsclf database at {settings.database_url}): "
+            click.echo(f"not registered (no newsclf database at {settings.shown('database_url')}): "
                        f"`newsclf models register {result.path}` later", err=True)
         else:
             click.echo(f"registered {registered['version']} (active: {registered['active']})")
