@@ -9,17 +9,20 @@ other labels is activated::
     refresh_article_labels_view(session.connection(), ["business", "sport"])
 
 Labels are data and may hold anything: column names are sanitized to
-``p_[a-z0-9_]`` (deduplicated, at most 63 characters) and JSON keys are SQL
-string literals with quotes doubled, run without driver parameter parsing.
+``p_[a-z0-9_]`` (deduplicated, at most 63 characters) and every identifier and
+literal is quoted by the database's own rules (psycopg's ``sql.Literal`` on
+PostgreSQL, which stays right whatever ``standard_conforming_strings`` says;
+SQLAlchemy's dialect quoting on SQLite). A view definition takes no bound
+parameters, so quoting is the only way, and nothing is ever concatenated raw.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, String
 
 VIEW_NAME = "article_labels"
 """The view users query."""
@@ -47,31 +50,53 @@ def probability_columns(labels: Sequence[str]) -> list[str]:
     return names
 
 
-def _literal(value: str) -> str:
-    """A SQL string literal (standard quoting: quotes doubled, no backslash escapes)."""
-    if "\x00" in value:
-        raise ValueError("a label cannot contain NUL")
-    return "'" + value.replace("'", "''") + "'"
+Quote = Callable[[str], str]
 
 
-def _extract(dialect: str, label: str) -> str:
+def _quoters(conn: Connection) -> tuple[Quote, Quote]:
+    """(literal, identifier) quoting functions of ``conn``'s database."""
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        from psycopg import sql
+
+        driver = conn.connection.driver_connection
+
+        def literal(value: str) -> str:
+            # libpq's escaping: E'...' with doubled backslashes when the value has any,
+            # so the text means the same with standard_conforming_strings on or off.
+            return sql.Literal(value).as_string(driver)
+
+        def identifier(name: str) -> str:
+            return sql.Identifier(name).as_string(driver)
+
+        return literal, identifier
+    if dialect.name == "sqlite":
+        processor = String().literal_processor(dialect)
+        assert processor is not None
+        return processor, dialect.identifier_preparer.quote_identifier
+    raise NotImplementedError(f"article_labels view: unsupported database {dialect.name!r}")
+
+
+def _extract(dialect: str, label: str, literal: Quote) -> str:
     """SQL for ``probabilities[label]`` as a float on ``dialect``."""
+    if "\x00" in label:
+        raise ValueError("a label cannot contain NUL")
     if dialect == "postgresql":
-        return f"(p.probabilities ->> {_literal(label)})::float"
-    if dialect == "sqlite":
-        if _SAFE_SQLITE_KEY.fullmatch(label):
-            return f"json_extract(p.probabilities, {_literal(f'$.{chr(34)}{label}{chr(34)}')})"
-        # JSON paths cannot quote every key, and stored keys may be \u-escaped:
-        # compare the decoded key instead.
-        return (
-            "(SELECT CAST(j.value AS REAL) FROM json_each(p.probabilities) AS j"
-            f" WHERE j.key = {_literal(label)})"
-        )
-    raise NotImplementedError(f"article_labels view: unsupported database {dialect!r}")
+        return f"(p.probabilities ->> {literal(label)})::float"
+    if _SAFE_SQLITE_KEY.fullmatch(label):
+        return f"json_extract(p.probabilities, {literal(f'$.{chr(34)}{label}{chr(34)}')})"
+    # JSON paths cannot quote every key, and stored keys may be \u-escaped:
+    # compare the decoded key instead.
+    return (
+        "(SELECT CAST(j.value AS REAL) FROM json_each(p.probabilities) AS j"
+        f" WHERE j.key = {literal(label)})"
+    )
 
 
-def article_labels_sql(dialect: str, labels: Sequence[str]) -> str:
-    """The CREATE VIEW statement for ``labels`` on ``dialect``."""
+def article_labels_sql(conn: Connection, labels: Sequence[str]) -> str:
+    """The CREATE VIEW statement for ``labels``, quoted for ``conn``'s database."""
+    dialect = conn.dialect.name
+    literal, identifier = _quoters(conn)
     true = "true" if dialect == "postgresql" else "1"
     columns = [
         "a.id",
@@ -86,9 +111,9 @@ def article_labels_sql(dialect: str, labels: Sequence[str]) -> str:
         "p.confidence",
     ]
     for label, name in zip(labels, probability_columns(labels), strict=True):
-        columns.append(f"{_extract(dialect, label)} AS {name}")
+        columns.append(f"{_extract(dialect, label, literal)} AS {identifier(name)}")
     return (
-        f"CREATE VIEW {VIEW_NAME} AS SELECT\n  "
+        f"CREATE VIEW {identifier(VIEW_NAME)} AS SELECT\n  "
         + ",\n  ".join(columns)
         + "\nFROM articles AS a\nLEFT JOIN predictions AS p\n"
         "  ON p.article_id = a.id\n"
@@ -99,8 +124,7 @@ def article_labels_sql(dialect: str, labels: Sequence[str]) -> str:
 
 def refresh_article_labels_view(conn: Connection, labels: Sequence[str]) -> None:
     """Drop and recreate ``article_labels`` with a ``p_`` column for each label."""
-    dialect = conn.dialect.name
-    ddl = article_labels_sql(dialect, list(labels))
+    ddl = article_labels_sql(conn, list(labels))
     conn.exec_driver_sql(f"DROP VIEW IF EXISTS {VIEW_NAME}")
     conn.exec_driver_sql(_escape_for_driver(conn, ddl))
 
