@@ -153,3 +153,85 @@ def test_create_readonly_role_on_sqlite_says_it_needs_postgresql(
     result = run_cli(env, "db", "create-readonly-role", "analyst")
     assert result.returncode != 0 and "need PostgreSQL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def other_roles(pg_url: str) -> Iterator[list[str]]:
+    """Names for roles a test creates besides the read-only one; dropped afterwards."""
+    names: list[str] = []
+    yield names
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for name in names:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone():
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def owner_sql(pg_url: str, *statements: sql.Composable | str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def can_insert(pg_url: str, role: str) -> bool:
+    with as_role(pg_url, role) as conn:
+        conn.execute("SET default_transaction_read_only = off")
+        try:
+            conn.execute("INSERT INTO articles (text, content_sha256) VALUES ('x', 'x')")
+        except errors.InsufficientPrivilege:
+            return False
+        return True
+
+
+def test_a_role_that_is_a_member_of_pg_write_all_data_is_refused_and_named(
+    env: dict[str, str], pg_url: str, role_name: str, other_roles: list[str]
+) -> None:
+    ident = sql.Identifier(role_name)
+    owner_sql(pg_url, sql.SQL("CREATE ROLE {} LOGIN").format(ident),
+              sql.SQL("GRANT pg_write_all_data TO {}").format(ident))  # fmt: skip
+    result = run_cli(env, "db", "create-readonly-role", role_name)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"role {role_name} is a member of pg_write_all_data" in result.stderr
+    assert f"REVOKE pg_write_all_data FROM {role_name}" in result.stderr
+    assert "writes none" not in result.stdout and len(result.stderr.splitlines()) == 1
+
+
+def test_a_membership_through_another_role_is_refused_and_pg_read_all_data_is_fine(
+    env: dict[str, str], pg_url: str, role_name: str, other_roles: list[str]
+) -> None:
+    ident, middle = sql.Identifier(role_name), "newsclf_mid_" + uuid.uuid4().hex[:8]
+    other_roles.append(middle)
+    owner_sql(pg_url, sql.SQL("CREATE ROLE {} LOGIN").format(ident),
+              sql.SQL("CREATE ROLE {}").format(sql.Identifier(middle)),
+              sql.SQL("GRANT pg_write_all_data TO {}").format(sql.Identifier(middle)),
+              sql.SQL("GRANT {} TO {}").format(sql.Identifier(middle), ident),
+              sql.SQL("GRANT pg_read_all_data TO {}").format(ident))  # fmt: skip
+    refused = run_cli(env, "db", "create-readonly-role", role_name)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"member of {middle}, pg_write_all_data" in refused.stderr
+    owner_sql(pg_url, sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(middle), ident))
+    made = run_cli(env, "db", "create-readonly-role", role_name)
+    assert made.returncode == 0, made.stderr
+    assert "writes none" in made.stdout
+    assert not can_insert(pg_url, role_name)
+
+
+def test_write_default_privileges_are_revoked_and_a_grant_to_public_is_refused(
+    env: dict[str, str], pg_url: str, role_name: str
+) -> None:
+    ident = sql.Identifier(role_name)
+    owner_sql(pg_url, sql.SQL("CREATE ROLE {} LOGIN").format(ident),
+              sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT INSERT, UPDATE ON TABLES"
+                      " TO {}").format(ident))  # fmt: skip
+    made = run_cli(env, "db", "create-readonly-role", role_name)
+    assert made.returncode == 0, made.stderr
+    assert "revoked default privileges (INSERT, UPDATE)" in made.stderr
+    owner_sql(pg_url, "CREATE TABLE later (x int)")  # created after: not writable
+    with as_role(pg_url, role_name) as conn:
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO later VALUES (1)")
+    owner_sql(pg_url, "GRANT INSERT ON jobs TO PUBLIC")
+    refused = run_cli(env, "db", "create-readonly-role", role_name)
+    assert refused.returncode == 2 and "could still write jobs" in refused.stderr
+    assert "REVOKE ALL ON jobs FROM PUBLIC" in refused.stderr
