@@ -12,25 +12,21 @@ active version from ``model_versions`` and, when its directory is not in their
     with sessions() as session:
         path = fetch_artifact(session, version, Path("models"))   # sha256 checked
 
-A blob is the artifact directory as an uncompressed tar written
-deterministically (sorted names, zero times and owners), holding MANIFEST.json
-and the files it lists; the same directory always gives the same bytes.
+A blob is the artifact directory as a deterministic tar (``newsclf.blobs``: its
+format and the checks that make unpacking one safe). Whatever a worker loads,
+fetched or found in its ``models_dir``, must be the artifact the registry
+recorded: its MANIFEST.json has the registered sha256, or it is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import secrets
-import shutil
-import tarfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from newsclf.blobs import MAX_BLOB_BYTES, pack_artifact, unpack_artifact
 from newsclf.errors import ArtifactError, InputError, NoModelError
 from schema.models import ModelBlob, ModelVersion
 from schema.store import (
@@ -43,92 +39,22 @@ from schema.store import (
     store_model_blob,
 )
 
-MANIFEST = "MANIFEST.json"
-"""The artifact's manifest (``trainer.artifact.MANIFEST``): it lists every other file."""
-
-MAX_BLOB_FILES = 64
-"""Most members a blob may hold; more means it is not an artifact."""
+__all__ = ["pack_artifact", "unpack_artifact"]  # re-exported: the registry's blob format
 
 
 # -- blobs --------------------------------------------------------------------
 
 
-def pack_artifact(path: Path) -> bytes:
-    """The artifact at ``path`` (verified first) as deterministic tar bytes."""
-    from trainer.artifact import verify_artifact
-
-    manifest = verify_artifact(path)
-    names = sorted({MANIFEST, *manifest["files"]})
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name in names:
-            data = (path / name).read_bytes()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def unpack_artifact(data: bytes, *, blob_sha256: str, manifest_sha256: str, target: Path) -> Path:
-    """Check ``data`` against ``blob_sha256``, unpack it next to ``target`` and rename
-    it into place once its manifest verifies and matches ``manifest_sha256``.
-
-    ArtifactError (one line) on any mismatch; nothing is left behind then."""
-    from trainer.artifact import artifact_sha256, verify_artifact
-
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != blob_sha256:
-        raise ArtifactError(
-            f"model blob of version {target.name} is corrupted: sha256 {actual[:12]}... "
-            f"but {blob_sha256[:12]}... was stored; re-store it with "
-            "`newsclf models register PATH` from a good copy"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".fetch-{target.name}-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
-        _extract(data, staging, target.name)
-        verify_artifact(staging)
-        if artifact_sha256(staging) != manifest_sha256:
-            raise ArtifactError(
-                f"model blob of version {target.name} holds another artifact "
-                "(its manifest differs from the registered one)"
-            )
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if not target.is_dir():  # not "another process put it there first"
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def _extract(data: bytes, into: Path, version: str) -> None:
-    """Plain files with plain names only: a blob can never write outside ``into``."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_BLOB_FILES:
-                raise ArtifactError(f"model blob of version {version} holds too many files")
-            for member in members:
-                name = member.name
-                if not member.isfile() or Path(name).name != name or name in ("", ".", ".."):
-                    raise ArtifactError(
-                        f"model blob of version {version} holds an unexpected entry {name!r}"
-                    )
-                source = tar.extractfile(member)
-                assert source is not None
-                (into / name).write_bytes(source.read())
-    except tarfile.TarError as exc:
-        raise ArtifactError(f"model blob of version {version} is not a tar ({exc})") from None
-
-
 def fetch_artifact(session: Session, version: str, models_dir: Path) -> Path:
     """``models_dir/VERSION`` from the database's blob (sha256 checked, then verified)."""
     row = get_version(session, version)
+    size = session.scalar(
+        select(func.length(ModelBlob.data)).where(ModelBlob.version == version)
+    )
+    if size is not None and size > MAX_BLOB_BYTES:  # refused before its bytes are read
+        raise ArtifactError(
+            f"model blob of version {version} is {size} bytes, more than {MAX_BLOB_BYTES}"
+        )
     blob = session.get(ModelBlob, version)
     if blob is None:
         raise NoModelError(
@@ -144,18 +70,34 @@ def fetch_artifact(session: Session, version: str, models_dir: Path) -> Path:
 
 def local_artifact(session: Session, version: str, models_dir: Path) -> Path:
     """Where ``version`` lies on this machine: ``models_dir``, else fetched from the
-    database, else the path it was registered from."""
+    database, else the path it was registered from. A directory found on disk must
+    be the registered artifact (its manifest's sha256) or it is refused."""
     local = Path(models_dir) / version
     if local.is_dir():
-        return local
+        return check_identity(local, get_version(session, version).sha256)
     if model_blob_sha256(session, version) is not None:
         return fetch_artifact(session, version, models_dir)
     registered = Path(get_version(session, version).path)
     if registered.is_dir():
-        return registered
+        return check_identity(registered, get_version(session, version).sha256)
     raise NoModelError(
         f"artifact of model {version} not found in {models_dir}, in the database or at {registered}"
     )
+
+
+def check_identity(path: Path, registered_sha256: str) -> Path:
+    """``path`` if its MANIFEST.json is the registered one (its files are checked
+    against that manifest when loaded); ArtifactError otherwise, e.g. a local copy
+    whose files were changed and its manifest recomputed."""
+    from trainer.artifact import artifact_sha256
+
+    if artifact_sha256(path) != registered_sha256:
+        raise ArtifactError(
+            f"tampered artifact {path}: its manifest is not the registered one "
+            f"(sha256 {registered_sha256[:12]}...); delete it, the worker fetches the "
+            "registered one from the database"
+        )
+    return path
 
 
 # -- versions -------------------------------------------------------------------

@@ -12,9 +12,11 @@ The artifact is looked up in ``models_dir/VERSION``; a worker that lacks it
 fetches the version's blob from the database, checks its sha256, unpacks it
 there atomically and then ``Predictor.load`` verifies the manifest. A version
 that cannot be loaded (a corrupted blob, a tampered copy) is refused with one
-clear log line: the worker keeps serving the model it has, or, having none,
-raises NoModelError with the reason. A refused version is tried again after
-``REFUSED_RETRY_S`` (someone may have mended it), not at every batch.
+clear log line, whatever the reason (a corrupted or hostile blob, a tampered
+copy, a model.keras that Keras refuses to load): the worker keeps serving the
+model it has, or, having none, raises NoModelError with the reason. A refused
+version is tried again after ``REFUSED_RETRY_S`` (someone may have mended it),
+not at every batch, and logged again only if the reason changed.
 """
 
 from __future__ import annotations
@@ -91,16 +93,13 @@ class ActiveModel:
         started = time.perf_counter()
         try:
             path = retry_db(lambda: self._locate(version), what="fetch model")
-            predictor = self.loader(path)
         except NewsclfError as exc:  # ArtifactError, NoModelError: one line each
-            self._refused[version] = (time.monotonic(), str(exc))
-            log.error(
-                "model refused version=%s: %s; %s",
-                version,
-                exc,
-                f"still serving {self._predictor.version}" if self._predictor else "no model",
-            )
-            self._keep_or_raise(version, str(exc))
+            self._refuse(version, exc)
+            return
+        try:
+            predictor = self.loader(path)
+        except Exception as exc:  # noqa: BLE001 - whatever Keras raises refuses the version
+            self._refuse(version, exc)
             return
         self._refused.pop(version, None)
         previous = getattr(self._predictor, "version", None)
@@ -111,6 +110,27 @@ class ActiveModel:
             previous,
             time.perf_counter() - started,
         )
+
+    def _refuse(self, version: str, exc: Exception) -> None:
+        """Refuse ``version``: one log line (not repeated while the reason stays the
+        same), and keep serving the model in hand.
+
+        ArtifactError and NoModelError say what is wrong in one line; anything else
+        comes from Keras or TensorFlow loading the file (a ``safe_mode`` refusal, a
+        layer this version does not know) and is named with its type."""
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, NewsclfError):
+            why = f"model.keras cannot be loaded ({type(exc).__name__}: {why[:300]})"
+        before = self._refused.get(version)
+        self._refused[version] = (time.monotonic(), why)
+        if before is None or before[1] != why:
+            log.error(
+                "model refused version=%s: %s; %s",
+                version,
+                why,
+                f"still serving {self._predictor.version}" if self._predictor else "no model",
+            )
+        self._keep_or_raise(version, why)
 
     def _keep_or_raise(self, version: str, why: str) -> None:
         if self._predictor is None:
