@@ -31,6 +31,7 @@ COMMANDS = [
     ["review"],
     ["reconcile"],
     ["run", "feed.csv"],
+    ["query", "select 1"],
     ["train", "--data", "feed.csv"],
 ]
 
