@@ -13,10 +13,12 @@ numbers of the first few), never fatal; a file with no usable record is::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +40,31 @@ JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 REPORTED_LINES = 10
 """How many skipped line numbers a report keeps."""
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an article may exceed csv's 128 KiB default
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+"""Longest CSV field read from a training file (an article may exceed csv's 128 KiB default).
+Raised only while a training file is read (``_csv_field_limit``), never for the process."""
+
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_before = 0
+
+
+@contextlib.contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """csv's field limit (one per process) raised to ``limit`` while the block runs;
+    the first reader in saves the old value, the last one out puts it back."""
+    global _limit_users, _limit_before
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_before = csv.field_size_limit(limit)
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                csv.field_size_limit(_limit_before)
 
 
 @dataclass
@@ -93,7 +119,7 @@ def read_labeled(
     digest = hashlib.sha256()
     data = LabeledData(path=path, texts=[], labels=[], lines=[], sha256="")
     reasons: Counter[str] = Counter()
-    with path.open("rb") as raw:
+    with path.open("rb") as raw, _csv_field_limit(CSV_FIELD_LIMIT):
         lines = _decoded_lines(raw, digest)
         records = _jsonl_records(lines, label_key, text_key) if jsonl else _csv_records(
             lines, label_key, text_key, path
@@ -218,6 +244,9 @@ def _jsonl_records(lines: Iterator[str], label_key: str, text_key: str) -> Itera
             obj = json.loads(line)
         except ValueError:
             yield line_no, "", "", "undecodable bytes" if _undecodable(line) else "not JSON"
+            continue
+        except RecursionError:  # [[[[...]]]] deeper than the interpreter's stack
+            yield line_no, "", "", "nested too deeply"
             continue
         if not isinstance(obj, dict):
             yield line_no, "", "", "not an object"
