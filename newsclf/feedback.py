@@ -30,6 +30,10 @@ CSV_COLUMNS = ("article_id", "label")
 """Header a bulk label file must have (other columns are ignored)."""
 
 
+MAX_ARTICLE_ID = 2**63 - 1
+"""Largest article id the database can hold (BIGINT); a longer number is a bad row."""
+
+
 @dataclass
 class LabelImport:
     """What a bulk import stored and which rows it rejected (line, reason)."""
@@ -53,7 +57,7 @@ def add_label(session: Session, article_id: int, label: str, *, source: str = "c
     """Store one gold label; InputError (one line) for an unknown article or label."""
     labels = known_labels(session)
     label = label.strip()
-    if session.get(Article, article_id) is None:
+    if not 0 < article_id <= MAX_ARTICLE_ID or session.get(Article, article_id) is None:
         raise InputError(f"no article {article_id}")
     if label not in labels:
         raise InputError(f"unknown label {label!r}: the active model knows {', '.join(labels)}")
@@ -62,22 +66,34 @@ def add_label(session: Session, article_id: int, label: str, *, source: str = "c
 
 def import_labels_csv(session: Session, path: Path) -> LabelImport:
     """Store every good row of a CSV file with ``article_id,label`` columns; bad rows
-    (not a number, unknown article, unknown label, empty) are reported, not fatal."""
+    (not a plain number or out of range, unknown article or label, empty, bytes that
+    are not UTF-8, broken CSV) are reported with their line and reason, not fatal."""
     labels = set(known_labels(session))
     report = LabelImport()
     good: list[tuple[int, int, str]] = []  # line, article id, label
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    # Bytes that are not UTF-8 become lone surrogates, caught per row below.
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        try:
+            fieldnames = reader.fieldnames or []
+        except csv.Error as exc:
+            raise InputError(f"{path}: the header is not CSV ({exc})") from None
+        missing = [c for c in CSV_COLUMNS if c not in fieldnames]
         if missing:
             raise InputError(f"{path}: needs columns {', '.join(CSV_COLUMNS)} (missing {missing})")
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # a NUL byte, a field over csv's limit: this row only
+                report.rejected.append({"line": reader.line_num, "reason": f"not CSV ({exc})"})
+                continue
             line = reader.line_num
             raw_id, label = (row.get("article_id") or "").strip(), (row.get("label") or "").strip()
-            if not raw_id.isdigit():
-                report.rejected.append({"line": line, "reason": f"article_id {raw_id!r}"})
-            elif label not in labels:
-                report.rejected.append({"line": line, "reason": f"unknown label {label!r}"})
+            problem = _row_problem(raw_id, label, labels)
+            if problem:
+                report.rejected.append({"line": line, "reason": problem})
             else:
                 good.append((line, int(raw_id), label))
     ids = {article_id for _, article_id, _ in good}
@@ -95,6 +111,23 @@ def import_labels_csv(session: Session, path: Path) -> LabelImport:
     report.rejected.sort(key=lambda r: r["line"])
     report.stored = upsert_feedback(session, rows)
     return report
+
+
+def _row_problem(raw_id: str, label: str, labels: set[str]) -> str | None:
+    """Why a row cannot be stored, or None."""
+    if _undecodable(raw_id) or _undecodable(label):
+        return "undecodable bytes (not UTF-8)"
+    if not (raw_id.isascii() and raw_id.isdigit()):  # '²'.isdigit() is True, int('²') fails
+        return f"article_id {raw_id[:40]!r} is not a number"
+    if len(raw_id) > len(str(MAX_ARTICLE_ID)) or not 0 < int(raw_id) <= MAX_ARTICLE_ID:
+        return f"article_id {raw_id[:40]} is out of range"
+    if label not in labels:
+        return f"unknown label {label[:80]!r}"
+    return None
+
+
+def _undecodable(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
 def review(session: Session, *, threshold: float, limit: int) -> list[dict[str, Any]]:
