@@ -107,3 +107,103 @@ def test_the_lazy_cli_lists_only_importable_commands() -> None:
     assert isinstance(group, LazyGroup)
     for name in group.list_commands(ctx):
         assert group.get_command(ctx, name) is not None
+
+
+def test_the_app_connects_as_its_own_role_and_the_superuser_is_for_postgres_only(
+    compose: dict[str, Any],
+) -> None:
+    postgres = compose["services"]["postgres"]
+    env = postgres["environment"]
+    assert env["POSTGRES_USER"] == "postgres"
+    assert re.fullmatch(r"\$\{NEWSCLF_DB_PASSWORD:\?[^}]*\}", env["APP_DB_PASSWORD"])
+    assert "./deploy/postgres-init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
+    assert (ROOT / "deploy" / "postgres-init" / "10-newsclf-app-role.sh").stat().st_mode & 0o111
+    for name, service in compose["services"].items():
+        url = (service.get("environment") or {}).get("NEWSCLF_DATABASE_URL")
+        if url:
+            assert url.startswith("postgresql://newsclf:${NEWSCLF_DB_PASSWORD:?"), name
+            assert "POSTGRES_PASSWORD" not in url, f"{name} connects as the superuser"
+
+
+def test_redis_requires_a_password_from_the_environment_and_every_client_gives_it(
+    compose: dict[str, Any],
+) -> None:
+    redis = compose["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")  # healthcheck
+    urls = {
+        name: value
+        for name, service in compose["services"].items()
+        for key, value in (service.get("environment") or {}).items()
+        if key in ("NEWSCLF_BROKER_URL", "CELERY_BROKER_URL")
+    }
+    assert {"worker", "beat", "flower"} <= set(urls)
+    for name, url in urls.items():
+        assert url.startswith("redis://:${REDIS_PASSWORD:?"), f"{name}: {url}"
+    for name, service in compose["services"].items():  # never a secret in a command line
+        assert "redis://" not in " ".join(map(str, service.get("command") or [])), name
+
+
+def test_flower_refuses_to_start_without_basic_auth(compose: dict[str, Any]) -> None:
+    import subprocess
+
+    flower = compose["services"]["flower"]
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:-}"
+    shell, flag, script = flower["command"]
+    assert (shell, flag) == ("sh", "-c") and script.endswith("exec celery flower --port=5555")
+    check = script.replace("$$", "$").split("; exec ")[0]  # compose turns $$ into $
+    refused = subprocess.run(["sh", "-c", check], env={"FLOWER_BASIC_AUTH": ""},
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 2 and "set FLOWER_BASIC_AUTH" in refused.stderr
+    allowed = subprocess.run(["sh", "-c", check], env={"FLOWER_BASIC_AUTH": "u:p"})
+    assert allowed.returncode == 0
+
+
+def test_the_init_script_makes_a_role_that_owns_the_database_and_nothing_more(
+    pg_url: str, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from schema.db import upgrade
+
+    server = make_url(pg_url)
+    role = "newsclf_app_" + uuid.uuid4().hex[:8]
+    env = {**os.environ, "POSTGRES_USER": server.username or "postgres",
+           "POSTGRES_DB": server.database or "", "APP_DB_USER": role,
+           "APP_DB_PASSWORD": "s3cret'--", "PGHOST": server.host or "127.0.0.1",
+           "PGPORT": str(server.port or 5432)}  # fmt: skip
+    try:
+        made = subprocess.run(["sh", str(ROOT / "deploy/postgres-init/10-newsclf-app-role.sh")],
+                              env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            flags = conn.execute(
+                "SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles"
+                " WHERE rolname = %s", [role],
+            ).fetchone()  # fmt: skip
+            owner = conn.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                [server.database],
+            ).fetchone()
+        assert flags == (False, False, False, True) and owner == (role,)
+        app_url = server.set(username=role, password=None).render_as_string(hide_password=False)
+        upgrade(app_url)  # the app's role migrates its own database
+        with psycopg.connect(pg_url) as conn:
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_tables WHERE tableowner = %s", [role]
+            ).fetchone()
+        assert tables[0] >= 5
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                ident = sql.Identifier(role)
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+                conn.execute(sql.SQL("DROP ROLE {}").format(ident))
