@@ -31,7 +31,9 @@ Rights also come from elsewhere, and each is checked before anything commits:
   the role, and the whole change is rolled back.
 
 Run it as the role that owns the newsclf tables (the one that runs
-``newsclf db upgrade``), with the right to create roles.
+``newsclf db upgrade``) if it may create roles, or as a superuser: the
+default privileges are always those of the tables' owner, which recreates
+the view on each promotion.
 """
 
 from __future__ import annotations
@@ -163,13 +165,22 @@ def create_readonly_role(url: str | URL, name: str, *, password: str | None = No
                 ident,
                 role,
             )
+            # Tables and views created later are created by the tables' owner (the role
+            # that runs `db upgrade` and promotes models), which may not be us (a superuser).
+            owner = conn.execute(
+                "SELECT tableowner FROM pg_tables WHERE schemaname = %s AND tablename = 'articles'",
+                [schema],
+            ).fetchone()
+            creator = owner[0] if owner else me
+            if creator == name:
+                raise InputError(f"role {name} owns the newsclf tables: choose another name")
             ddl(
                 "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}",
-                sql.Identifier(me),
+                sql.Identifier(creator),
                 ident,
                 role,
             )
-            warnings = _revoke_write_defaults(conn, name, schema, me)
+            warnings = _revoke_write_defaults(conn, name, schema, creator)
             _refuse_writable(conn, name, schema)
             relations = [
                 r[0]

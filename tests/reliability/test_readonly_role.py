@@ -163,6 +163,8 @@ def other_roles(pg_url: str) -> Iterator[list[str]]:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for name in names:
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone():
+                ident = sql.Identifier(name)
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
@@ -235,3 +237,27 @@ def test_write_default_privileges_are_revoked_and_a_grant_to_public_is_refused(
     refused = run_cli(env, "db", "create-readonly-role", role_name)
     assert refused.returncode == 2 and "could still write jobs" in refused.stderr
     assert "REVOKE ALL ON jobs FROM PUBLIC" in refused.stderr
+
+
+def test_a_superuser_creating_the_role_covers_the_view_the_tables_owner_recreates(
+    pg_url: str, tmp_path: Path, role_name: str, other_roles: list[str]
+) -> None:
+    """The compose layout: the app's role owns the tables and promotes models; the
+    read-only role is created by the superuser (the app's role cannot create roles)."""
+    app = "newsclf_app_" + uuid.uuid4().hex[:8]
+    other_roles.append(app)
+    database = pg_url.rpartition("/")[2]
+    owner_sql(pg_url, sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(app)),
+              sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database),
+                                                               sql.Identifier(app)))  # fmt: skip
+    app_url = pg_url.replace("postgres@", app + "@")
+    env = service_env(database_url=app_url, broker_url="redis://127.0.0.1:1/0",
+                      models_dir=tmp_path / "models")  # fmt: skip
+    assert run_cli(env, "db", "upgrade").returncode == 0
+    made = run_cli({**env, "NEWSCLF_DATABASE_URL": pg_url}, "db", "create-readonly-role",
+                   role_name)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    seed(app_url)  # the app's role activates a model: the view is recreated, owned by it
+    with as_role(pg_url, role_name) as conn:
+        assert conn.execute("SELECT label FROM article_labels").fetchall() == [("business",)]
+    assert not can_insert(pg_url, role_name)
