@@ -37,7 +37,7 @@ SUPPORTED_DRIVERS = {
 
 # scheme://user:password@  (the password may hold anything but '@' and whitespace;
 # a URL whose password holds '@' is matched up to the last '@' before the host)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^\s]*@")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^\s/?#]*@")
 _QUERY_SECRET = re.compile(
     r"(?P<key>[?&;](?:" + "|".join(sorted(SECRET_QUERY_KEYS)) + r")=)[^&;#\s]*", re.IGNORECASE
 )
