@@ -120,7 +120,7 @@ class ActiveModel:
         layer this version does not know) and is named with its type."""
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if not isinstance(exc, NewsclfError):
-            why = f"model.keras cannot be loaded ({type(exc).__name__}: {why[:300]})"
+            why = f"the model cannot be loaded ({type(exc).__name__}: {why[:300]})"
         before = self._refused.get(version)
         self._refused[version] = (time.monotonic(), why)
         if before is None or before[1] != why:
