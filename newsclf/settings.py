@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     long_text: str = Field(
         "truncate", pattern="^(truncate|reject)$", description="what to do with longer texts"
     )
+    allow_private_feeds: bool = Field(
+        False,
+        description="fetch feed URLs on loopback/private/link-local addresses (an intranet server)",
+    )
+    feed_timeout_s: float = Field(
+        30.0, gt=0, description="total seconds fetching one feed URL may take (redirects, body)"
+    )
     max_attempts: int = Field(
         3, ge=1, description="deliveries of an article before it is marked failed"
     )

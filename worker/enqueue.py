@@ -36,6 +36,7 @@ from schema.store import (
     one_of,
     upsert_articles,
 )
+from worker.fetch import FetchPolicy, mask_url
 from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
 STORE_CHUNK = 512
@@ -77,10 +78,26 @@ class EnqueueReport:
 
 def _open_feeds(sources: Sequence[str], settings: Settings) -> list[tuple[str, Iterator[Item]]]:
     """Open every source first: a missing file or a non-feed fails before anything is stored."""
+    policy = FetchPolicy(
+        allow_private=settings.allow_private_feeds, timeout_s=settings.feed_timeout_s
+    )
     return [
-        (s, read_feed(s, max_text_chars=settings.max_text_chars, long_text=settings.long_text))
+        (
+            _shown(s),
+            read_feed(
+                s,
+                max_text_chars=settings.max_text_chars,
+                long_text=settings.long_text,
+                fetch_policy=policy,
+            ),
+        )
         for s in sources
     ]
+
+
+def _shown(source: str) -> str:
+    """A source as stored and reported: a URL without credentials or query string."""
+    return mask_url(source) if "://" in source else source
 
 
 def _feed_rows(
@@ -119,7 +136,9 @@ def enqueue_feeds(
 ) -> EnqueueReport:
     """Store every good row of ``sources``, create a job, publish what needs labeling."""
     feeds = _open_feeds(sources, settings)
-    name = source_name or ", ".join(Path(s).name if "://" not in s else s for s in sources)[:200]
+    name = source_name or ", ".join(
+        Path(s).name if "://" not in s else _shown(s) for s in sources
+    )[:200]
     with sessions.begin() as session:
         active = active_model_version(session)
         if active is None:

@@ -32,7 +32,6 @@ import datetime as dt
 import email.utils
 import json
 import re
-import tempfile
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from urllib.parse import urlparse
 
 from newsclf.errors import InputError
 from schema.store import content_sha256  # the dedup key, re-exported for feed code
+from worker.fetch import MAX_BODY_BYTES, FetchPolicy, fetch, mask_url
 
 __all__ = ["FeedRow", "Notice", "Rejected", "content_sha256", "read_feed", "strip_html"]
 
@@ -63,10 +63,8 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".json": "jsonl", ".rss": "rss", ".xml": "rss", ".atom": "rss"}  # fmt: skip
 """Formats known by extension; other files are sniffed from their first byte."""
 
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+MAX_DOCUMENT_BYTES = MAX_BODY_BYTES
 """Largest RSS/Atom document, and largest download."""
-URL_TIMEOUT_S = 30
-"""Seconds before fetching a URL gives up."""
 SNIFF_BYTES = 4096
 BOM = b"\xef\xbb\xbf"
 
@@ -121,16 +119,22 @@ class _Limits:
 
 
 def read_feed(
-    source: str | Path, *, max_text_chars: int, long_text: str = "truncate", fmt: str | None = None
+    source: str | Path,
+    *,
+    max_text_chars: int,
+    long_text: str = "truncate",
+    fmt: str | None = None,
+    fetch_policy: FetchPolicy | None = None,
 ) -> Iterator[Item]:
     """The rows of the feed at ``source`` (a path or an http(s) URL), streamed.
 
     ``fmt``: csv, tsv, jsonl, rss or atom; None: by extension, else sniffed.
+    ``fetch_policy``: what fetching a URL may do (default: public addresses only).
     Raises ``InputError`` here, before any row, when the source cannot be a feed."""
     if long_text not in ("truncate", "reject"):
         raise InputError(f"long_text must be 'truncate' or 'reject', not {long_text!r}")
     limits = _Limits(max_text_chars, long_text)
-    stream, name, fmt = _open(str(source), fmt)
+    stream, name, fmt = _open(str(source), fmt, fetch_policy)
     try:
         if fmt == "rss":
             return _read_rss(stream, name, limits)
@@ -150,13 +154,16 @@ def _closing(stream: IO[bytes], items: Iterator[Item]) -> Iterator[Item]:
         stream.close()
 
 
-def _open(source: str, fmt: str | None) -> tuple[IO[bytes], str, str]:
+def _open(
+    source: str, fmt: str | None, fetch_policy: FetchPolicy | None
+) -> tuple[IO[bytes], str, str]:
     """The open byte stream, a name for messages, and the format."""
     if fmt is not None and fmt.lower() not in {*FORMATS.values(), "atom"}:
         raise InputError(f"unknown feed format {fmt!r}: use csv, tsv, jsonl or rss")
-    if urlparse(source).scheme in ("http", "https"):
-        stream = _download(source)
+    if "://" in source:  # a URL: only http(s), checked and bounded by worker.fetch
+        stream = fetch(source, fetch_policy)
         suffix = Path(urlparse(source).path).suffix.lower()
+        source = mask_url(source)
     else:
         path = Path(source)
         if not path.exists():
@@ -176,33 +183,6 @@ def _open(source: str, fmt: str | None) -> tuple[IO[bytes], str, str]:
         first = head.removeprefix(BOM).lstrip()[:1]
         fmt = FORMATS.get(suffix) or {b"<": "rss", b"{": "jsonl", b"[": "jsonl"}.get(first, "csv")
     return stream, source, "rss" if fmt.lower() == "atom" else fmt.lower()
-
-
-def _download(url: str) -> Any:
-    """The body of ``url`` in an anonymous temporary file (bounded, with a timeout)."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"User-Agent": "newsclf feed reader"})
-    body = tempfile.TemporaryFile()
-    try:
-        with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
-            while chunk := response.read(1 << 16):
-                if body.tell() + len(chunk) > MAX_DOCUMENT_BYTES:
-                    raise InputError(f"{url}: larger than {MAX_DOCUMENT_BYTES} bytes")
-                body.write(chunk)
-    except urllib.error.HTTPError as exc:
-        body.close()
-        raise InputError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-        body.close()
-        raise InputError(f"cannot fetch {url}: {getattr(exc, 'reason', None) or exc}") from None
-    except BaseException:
-        body.close()
-        raise
-    body.seek(0)
-    return body
 
 
 class _RecordTooLong(Exception):

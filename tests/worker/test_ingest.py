@@ -11,12 +11,14 @@ import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsclf.errors import InputError
+from worker.fetch import FetchPolicy
 from worker.ingest import (
     FeedRow,
     Notice,
@@ -30,7 +32,7 @@ from worker.ingest import (
 MAX = 1000
 
 
-def read(path: Path, max_text_chars: int = MAX, **kwargs: str) -> list[FeedRow | Rejected | Notice]:
+def read(path: Path, max_text_chars: int = MAX, **kwargs: Any) -> list[FeedRow | Rejected | Notice]:
     items = list(read_feed(path, max_text_chars=max_text_chars, **kwargs))
     for item in items:
         if isinstance(item, FeedRow):  # what every good row promises
@@ -318,19 +320,23 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     server.server_close()
 
 
+LOCAL = FetchPolicy(allow_private=True)
+"""The test servers listen on loopback (tests/reliability covers what is refused)."""
+
+
 def test_feeds_are_fetched_from_http_urls(http_dir: tuple[str, Path]) -> None:
     base, directory = http_dir
     write(directory, "feed.rss", RSS)
     write(directory, "feed.csv", "text\nfrom the web\n")
-    assert rows(read(f"{base}/feed.rss"))[0].title == "Markets rally"  # type: ignore[arg-type]
-    assert rows(read(f"{base}/feed.csv"))[0].text == "from the web"  # type: ignore[arg-type]
+    assert rows(read(f"{base}/feed.rss", fetch_policy=LOCAL))[0].title == "Markets rally"  # type: ignore[arg-type]
+    assert rows(read(f"{base}/feed.csv", fetch_policy=LOCAL))[0].text == "from the web"  # type: ignore[arg-type]
     with pytest.raises(InputError, match="HTTP 404"):
-        read_feed(f"{base}/missing.rss", max_text_chars=MAX)
+        read_feed(f"{base}/missing.rss", max_text_chars=MAX, fetch_policy=LOCAL)
 
 
 def test_an_unreachable_url_is_one_input_error() -> None:
     with pytest.raises(InputError, match="cannot fetch"):
-        read_feed("http://127.0.0.1:1/feed.rss", max_text_chars=MAX)
+        read_feed("http://127.0.0.1:1/feed.rss", max_text_chars=MAX, fetch_policy=LOCAL)
 
 
 # -- streaming ---------------------------------------------------------------------
