@@ -205,7 +205,7 @@ def _store_and_publish(
             "url": row.url,
             "title": row.title,
             "text": row.text,
-            "source": name,
+            "source": row.source or name,
             "published_at": row.published_at,
             "content_sha256": content_sha256(row.text),
         }

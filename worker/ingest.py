@@ -11,17 +11,27 @@ Pure Python (no database, no Celery). A bad row costs that row alone::
 ``read_feed`` checks the source at once (missing, a directory, empty, no text
 column, not a feed: one-line ``InputError``) and then streams: CSV and JSONL
 are read line by line, so memory stays flat whatever the size; an RSS/Atom
-document is parsed whole (at most ``MAX_DOCUMENT_BYTES``). ``line`` is the
-physical line (the CSV header is line 1); for RSS/Atom, the item's position.
+document is parsed whole (at most ``MAX_DOCUMENT_BYTES``), after a scan that
+refuses entity declarations. URLs are fetched by ``worker.fetch``.
 
-Decisions: the text to classify is, for CSV and JSONL, the text column as given
-(the title is kept apart); for RSS/Atom, ``title + ". " + summary`` (or the
-content, when longer), HTML stripped, since a summary alone is short. NUL
-characters are removed, with a note (PostgreSQL refuses them). A text over
-``max_text_chars`` is cut (with a note) or rejected, per ``long_text``; a
-physical line over ``4 * max_text_chars + 1 MiB`` bytes, or a CSV field over
-the csv module's 131,072 characters, is rejected either way. A date that cannot
-be read leaves ``published_at`` None, with a note; naive dates are UTC.
+``line`` is the record's number in the feed, from 1, in every format: the
+first data row of a CSV (the header is not counted), the first JSONL object,
+the first RSS/Atom item; blank lines are not counted, a quoted CSV field that
+spans lines is one record. A rejection whose record does not start on that
+physical line of the file says ``(file line N)``.
+
+Decisions: every format goes through one normalisation (``worker.normalize``):
+title and body with entities decoded, whitespace collapsed, NFC; RSS/Atom HTML
+loses its tags; the text to classify is ``Title. body`` (a summary alone is
+short), the body alone when it starts with the title, the title alone when
+there is no body. So one item hashes the same from CSV, JSONL, RSS or Atom.
+``--column FIELD=HEADER`` (``worker.columns``) says which column holds a field.
+NUL characters are removed, with a note (PostgreSQL refuses them). A text over
+``max_text_chars`` is cut (with a note) or rejected, per ``long_text``; a title,
+URL, id or row source over its cap is cut (title, source) or dropped (URL, id),
+with a note; a physical line over ``4 * max_text_chars + 1 MiB`` bytes, or a CSV
+field over the csv module's 131,072 characters, is rejected either way. A date
+that cannot be read leaves ``published_at`` None, with a note; naive dates are UTC.
 """
 
 from __future__ import annotations
@@ -30,34 +40,35 @@ import calendar
 import csv
 import datetime as dt
 import email.utils
+import io
+import itertools
 import json
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
 
 from newsclf.errors import InputError
+from schema.models import SOURCE_MAX_CHARS
 from schema.store import content_sha256  # the dedup key, re-exported for feed code
+from worker.columns import ALIASES, LABEL_COLUMNS, dig, pick, used_names
 from worker.fetch import MAX_BODY_BYTES, FetchPolicy, fetch, mask_url
+from worker.normalize import clean_field, compose_text, strip_html
 
 __all__ = ["FeedRow", "Notice", "Rejected", "content_sha256", "read_feed", "strip_html"]
 
-TEXT_COLUMNS = ("text", "content", "body", "article", "summary", "description")
+TEXT_COLUMNS = ALIASES["text"]
 """Candidate text columns (case-insensitive), in order: the first present is used."""
-ROLES = {
-    "external_id": ("external_id", "id", "guid"),
-    "title": ("title", "headline"),
-    "url": ("url", "link"),
-    "published": ("published_at", "published", "date", "pubdate"),
-}
-"""Optional columns, each with its candidate names in order."""
-LABEL_COLUMNS = ("category", "label")
-"""Columns of labeled data: not used (newsclf predicts labels), noted once."""
-KNOWN = {*TEXT_COLUMNS, *(name for names in ROLES.values() for name in names)}
+
+MAX_TITLE_CHARS = 1_000
+"""Longest title stored: a longer one is cut, with a note."""
+MAX_URL_CHARS = 2_048
+"""Longest URL stored: a longer one is dropped (a cut URL leads elsewhere), with a note."""
+MAX_ID_CHARS = 512
+"""Longest external id stored: a longer one is dropped, with a note."""
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".json": "jsonl", ".rss": "rss", ".xml": "rss", ".atom": "rss"}  # fmt: skip
@@ -81,6 +92,8 @@ class FeedRow:
     published_at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """The columns not used (e.g. ``category``), as read."""
+    source: str | None = None
+    """The row's own source (a ``source`` column), when it has one."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,8 @@ Item = FeedRow | Rejected | Notice
 class _Limits:
     max_text_chars: int
     long_text: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """``--column`` mapping: field -> column name or dotted JSONL path."""
 
     @property
     def line_bytes(self) -> int:
@@ -125,22 +140,28 @@ def read_feed(
     long_text: str = "truncate",
     fmt: str | None = None,
     fetch_policy: FetchPolicy | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Iterator[Item]:
     """The rows of the feed at ``source`` (a path or an http(s) URL), streamed.
 
     ``fmt``: csv, tsv, jsonl, rss or atom; None: by extension, else sniffed.
     ``fetch_policy``: what fetching a URL may do (default: public addresses only).
+    ``columns``: which column holds which field (``worker.columns.parse_column_mapping``),
+    for CSV and JSONL; a mapped column the header (or first JSONL object) lacks is an
+    ``InputError``.
     Raises ``InputError`` here, before any row, when the source cannot be a feed."""
     if long_text not in ("truncate", "reject"):
         raise InputError(f"long_text must be 'truncate' or 'reject', not {long_text!r}")
-    limits = _Limits(max_text_chars, long_text)
+    limits = _Limits(max_text_chars, long_text, dict(columns or {}))
     stream, name, fmt = _open(str(source), fmt, fetch_policy)
     try:
         if fmt == "rss":
+            if limits.columns:
+                raise InputError(f"{name}: --column applies to CSV and JSONL, not RSS/Atom")
             return _read_rss(stream, name, limits)
         lines = _Lines(stream, limits.line_bytes)
         if fmt == "jsonl":
-            return _closing(stream, _read_jsonl(lines, limits))
+            return _closing(stream, _read_jsonl(lines, name, limits))
         return _closing(stream, _read_csv(lines, name, limits, "\t" if fmt == "tsv" else ","))
     except BaseException:
         stream.close()
@@ -220,7 +241,7 @@ class _Lines:
         try:
             return self.number, raw.decode("utf-8"), None
         except UnicodeDecodeError as exc:
-            problem = f"undecodable bytes (not UTF-8) on line {self.number} at byte {exc.start}"
+            problem = f"undecodable bytes (not UTF-8) at byte {exc.start}"
             return self.number, raw.decode("utf-8", "replace"), problem
 
     def __iter__(self) -> _Lines:
@@ -292,28 +313,37 @@ def _read_csv(lines: _Lines, name: str, limits: _Limits, delimiter: str) -> Iter
     else:
         raise InputError(f"{name} is empty (no header row)")
     names = [h.strip().lower() for h in header]
-    if not any(c in names for c in TEXT_COLUMNS):
-        found = " ".join(", ".join(header).split())[:200] or "nothing"
+    found = " ".join(", ".join(header).split())[:200] or "nothing"
+    for column in limits.columns.values():
+        if column not in names:
+            raise InputError(f"{name}: no column {column!r} (--column); found {found}")
+    if "text" not in limits.columns and not any(c in names for c in TEXT_COLUMNS):
         raise InputError(
-            f"{name}: no text column (expected one of {', '.join(TEXT_COLUMNS)}; found {found})"
+            f"{name}: no text column (expected one of {', '.join(TEXT_COLUMNS)}, "
+            f"or name it with --column text=HEADER; found {found})"
         )
 
     def rows() -> Iterator[Item]:
-        yield from _unused_notices(names, "columns")
+        yield from _unused_notices(names, "columns", limits)
+        number = 0  # records, the header not counted: see the module
         for line, fields, problem in records:
+            if fields == []:  # a blank line
+                continue
+            number += 1
             if fields is None:
-                yield Rejected(line, problem)
-            elif fields:  # else a blank line
-                yield from _row(
-                    line, dict(zip(reversed(names), reversed(fields), strict=True)), limits
-                )
+                where = f" (file line {line})" if line != number else ""
+                yield Rejected(number, problem + where)
+            else:
+                row = dict(zip(reversed(names), reversed(fields), strict=True))
+                yield from _row(number, row, limits)
 
     return rows()
 
 
-def _unused_notices(names: list[str], kind: str) -> Iterator[Notice]:
-    unknown = [n for n in dict.fromkeys(names) if n not in KNOWN and n not in LABEL_COLUMNS]
-    labels = [n for n in dict.fromkeys(names) if n in LABEL_COLUMNS]
+def _unused_notices(names: list[str], kind: str, limits: _Limits) -> Iterator[Notice]:
+    used = used_names(limits.columns)
+    unknown = [n for n in dict.fromkeys(names) if n not in used and n not in LABEL_COLUMNS]
+    labels = [n for n in dict.fromkeys(names) if n in LABEL_COLUMNS and n not in used]
     if unknown:
         yield Notice(None, f"ignored unknown {kind}: " + " ".join(", ".join(unknown).split())[:500])
     if labels:
@@ -322,35 +352,58 @@ def _unused_notices(names: list[str], kind: str) -> Iterator[Notice]:
         )
 
 
-def _read_jsonl(lines: _Lines, limits: _Limits) -> Iterator[Item]:
-    seen: dict[str, None] = {}  # every field name, for one notice at the end
+def _read_jsonl(lines: _Lines, name: str, limits: _Limits) -> Iterator[Item]:
+    """Checks the first object against the ``--column`` mapping now (a mapped field it
+    lacks is an ``InputError``) and returns the rows' iterator."""
+    objects = _json_objects(lines)
+    first = next(objects, None)
+    if first is not None and isinstance(first[1], dict):
+        for path in limits.columns.values():
+            if not dig(_lower_keys(first[1]), path)[0]:
+                raise InputError(
+                    f"{name}: the first object (line {first[0]}) has no field {path!r} (--column)"
+                )
+
+    def rows() -> Iterator[Item]:
+        seen: dict[str, None] = {}  # every field name, for one notice at the end
+        for number, (line, obj) in enumerate(itertools.chain([first] if first else [], objects), 1):
+            if isinstance(obj, str):
+                yield Rejected(number, obj + (f" (file line {line})" if line != number else ""))
+                continue
+            fields = _lower_keys(obj)
+            if len(seen) < 100:
+                seen.update(dict.fromkeys(fields))
+            yield from _row(number, fields, limits)
+        yield from _unused_notices(list(seen), "fields", limits)
+
+    return rows()
+
+
+def _json_objects(lines: _Lines) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line, object)`` per non-blank line, or ``(line, why it is not one)``."""
     while (read := lines.read()) is not None:
         line, raw, problem = read
         if problem:
-            yield Rejected(line, problem)
+            yield line, problem
             continue
         if not raw.strip():
             continue
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield Rejected(line, f"not valid JSON ({exc.msg} at column {exc.colno})")
+            yield line, f"not valid JSON ({exc.msg} at column {exc.colno})"
             continue
         except (ValueError, RecursionError) as exc:
-            yield Rejected(line, f"not valid JSON ({type(exc).__name__})")
+            yield line, f"not valid JSON ({type(exc).__name__})"
             continue
         if not isinstance(obj, dict):
-            yield Rejected(line, f"not a JSON object (found {type(obj).__name__})")
+            yield line, f"not a JSON object (found {type(obj).__name__})"
             continue
-        fields = {k.strip().lower(): v for k, v in reversed(obj.items())}
-        if len(seen) < 100:
-            seen.update(dict.fromkeys(fields))
-        yield from _row(line, fields, limits)
-    yield from _unused_notices(list(seen), "fields")
+        yield line, obj
 
 
-def _pick(fields: Mapping[str, Any], names: tuple[str, ...]) -> Any:
-    return next((fields[n] for n in names if n in fields), None)
+def _lower_keys(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {k.strip().lower(): v for k, v in reversed(obj.items())}
 
 
 def _text(value: Any) -> str | None:
@@ -359,15 +412,25 @@ def _text(value: Any) -> str | None:
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
-def _row(line: int, fields: Mapping[str, Any], limits: _Limits) -> Iterator[Item]:
-    """The checks every format shares: a good row (after its notices), or one rejection."""
-    text = _pick(fields, TEXT_COLUMNS)
-    if not isinstance(text, str):
-        reason = "no text field" if text is None else "the text field is not a string"
-        yield Rejected(line, f"{reason} (expected one of {', '.join(TEXT_COLUMNS)})")
+def _row(
+    line: int, fields: Mapping[str, Any], limits: _Limits, *, clean: bool = True
+) -> Iterator[Item]:
+    """The checks every format shares: a good row (after its notices), or one rejection.
+
+    ``clean``: normalise title and text (``worker.normalize``); False when the
+    reader did it already (RSS/Atom, whose HTML needs its tags dropped too)."""
+    columns = limits.columns
+    body, title = pick(fields, "text", columns), pick(fields, "title", columns)
+    if body is not None and not isinstance(body, str):
+        yield Rejected(line, "the text field is not a string")
         return
-    values = {"text": text} | {role: _text(_pick(fields, names)) for role, names in ROLES.items()}
-    published = _pick(fields, ROLES["published"])
+    if body is None and not isinstance(title, str):
+        expected = columns.get("text") or ", ".join(TEXT_COLUMNS)
+        yield Rejected(line, f"no text field (expected {expected})")
+        return
+    values = {"text": body, "title": _text(title)}
+    values |= {k: _text(pick(fields, k, columns)) for k in ("id", "url", "source")}
+    published = pick(fields, "published", columns)
     notes = []
     if any("\x00" in v for v in values.values() if v):
         values = {k: v.replace("\x00", "") if v else v for k, v in values.items()}
@@ -376,7 +439,12 @@ def _row(line: int, fields: Mapping[str, Any], limits: _Limits) -> Iterator[Item
         if value and not _is_valid_unicode(value):
             yield Rejected(line, f"{key} holds invalid Unicode (a lone surrogate)")
             return
-    text = values.pop("text") or ""
+    if clean:
+        values["text"], values["title"] = (
+            clean_field(values[k]) if values[k] else values[k] for k in ("text", "title")
+        )
+    title = values["title"] or None
+    text = compose_text(title, values["text"])
     if not text.strip():
         yield Rejected(line, "empty text")
         return
@@ -392,12 +460,23 @@ def _row(line: int, fields: Mapping[str, Any], limits: _Limits) -> Iterator[Item
     except ValueError:
         published_at = None
         notes.append(f"unreadable date {str(published)[:60]!r} ignored")
+    external_id, url, source = ((values[k] or "").strip() or None for k in ("id", "url", "source"))
+    if title and len(title) > MAX_TITLE_CHARS:
+        notes.append(f"title cut from {len(title)} to {MAX_TITLE_CHARS} characters")
+        title = title[:MAX_TITLE_CHARS]
+    if source and len(source) > SOURCE_MAX_CHARS:
+        notes.append(f"source cut from {len(source)} to {SOURCE_MAX_CHARS} characters")
+        source = source[:SOURCE_MAX_CHARS]
+    if url and len(url) > MAX_URL_CHARS:
+        notes.append(f"url of {len(url)} characters dropped (limit {MAX_URL_CHARS})")
+        url = None
+    if external_id and len(external_id) > MAX_ID_CHARS:
+        notes.append(f"id of {len(external_id)} characters dropped (limit {MAX_ID_CHARS})")
+        external_id = None
     yield from (Notice(line, note) for note in notes)
-    title, external_id, url = (
-        (values[k] or "").strip() or None for k in ("title", "external_id", "url")
-    )
-    extra = {k: v for k, v in fields.items() if k not in KNOWN}
-    yield FeedRow(line, text, title, external_id, url, published_at, extra)
+    used = used_names(columns)
+    extra = {k: v for k, v in fields.items() if k not in used}
+    yield FeedRow(line, text, title, external_id, url, published_at, extra, source)
 
 
 def _is_valid_unicode(value: str) -> bool:
@@ -435,40 +514,6 @@ def parse_published(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-class _TextOnly(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden = 0  # inside <script> or <style>
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        self.hidden += tag in ("script", "style")
-        self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        self.hidden -= tag in ("script", "style") and self.hidden > 0
-        self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
-
-
-def strip_html(markup: str) -> str:
-    """The text of an HTML fragment: tags, scripts and styles gone, entities
-    decoded, whitespace collapsed."""
-    parser = _TextOnly()
-    try:
-        parser.feed(markup)
-        parser.close()
-        text = "".join(parser.parts)
-    except Exception:  # noqa: BLE001 - markup the parser chokes on: drop tags crudely
-        import html
-
-        text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
-    return " ".join(text.split())
-
-
 def _read_rss(stream: IO[bytes], name: str, limits: _Limits) -> Iterator[Item]:
     """Parses the whole document now (a bad feed fails at once); yields items lazily."""
     import feedparser
@@ -477,7 +522,11 @@ def _read_rss(stream: IO[bytes], name: str, limits: _Limits) -> Iterator[Item]:
         if stream.seekable() and stream.seek(0, 2) > MAX_DOCUMENT_BYTES:
             raise InputError(f"{name}: feed larger than {MAX_DOCUMENT_BYTES} bytes")
         stream.seek(0)
-        feed = feedparser.parse(stream, resolve_relative_uris=False, sanitize_html=False)
+        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise InputError(f"{name}: feed larger than {MAX_DOCUMENT_BYTES} bytes")
+        _refuse_declarations(data, name)
+        feed = feedparser.parse(io.BytesIO(data), resolve_relative_uris=False, sanitize_html=False)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - the parser's own failure becomes one line
@@ -497,21 +546,48 @@ def _read_rss(stream: IO[bytes], name: str, limits: _Limits) -> Iterator[Item]:
         if not feed.entries:
             yield Notice(None, "the feed has no items")
         for position, entry in enumerate(feed.entries, 1):
-            yield from _row(position, _entry_fields(entry), limits)
+            yield from _row(position, _entry_fields(entry), limits, clean=False)
 
     return items()
 
 
+_DECLARATION = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\[")
+
+
+def _refuse_declarations(data: bytes, name: str) -> None:
+    """Refuse entity declarations and DOCTYPE internal subsets, before any parser sees them.
+
+    Expat would stop a billion-laughs document, but feedparser's loose fallback
+    then expands the declared entities itself (quadratically). A plain
+    ``<!DOCTYPE rss PUBLIC ...>`` (RSS 0.91) declares nothing and is kept. The
+    document is scanned as the parser will read it: converted to UTF-8 first, so
+    a UTF-16 or EBCDIC document cannot hide a declaration."""
+    try:
+        from feedparser.encodings import convert_to_utf8
+
+        utf8 = convert_to_utf8({}, data, {})
+    except Exception:  # noqa: BLE001 - an unknown encoding: scan the bytes as they are
+        utf8 = data
+    for scanned in {id(data): data, id(utf8): utf8}.values():
+        if _DECLARATION.search(scanned):
+            raise InputError(
+                f"{name}: refused: the feed declares XML entities or a DOCTYPE subset "
+                "(not expanded, a feed has no need of them)"
+            )
+
+
 def _entry_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """An RSS/Atom item as row fields: text is title + ". " + the longer of summary/content."""
-    title = strip_html(entry.get("title") or "")
-    summary = strip_html(entry.get("summary") or "")
-    content = " ".join(strip_html(c.get("value") or "") for c in entry.get("content") or [])
+    """An RSS/Atom item as row fields, normalised: the body is the longer of summary
+    and content; HTML fields lose their tags (a ``text/plain`` one keeps its ``<``)."""
+
+    def cleaned(detail: Mapping[str, Any] | None, value: str | None) -> str:
+        plain = (detail or {}).get("type") == "text/plain"
+        return clean_field(value or "", markup=not plain)
+
+    title = cleaned(entry.get("title_detail"), entry.get("title"))
+    summary = cleaned(entry.get("summary_detail"), entry.get("summary"))
+    content = " ".join(cleaned(c, c.get("value")) for c in entry.get("content") or [])
     body = content if len(content) > len(summary) else summary
-    if title and body and not body.startswith(title):
-        text = title + ("" if title[-1] in ".!?:" else ".") + " " + body
-    else:
-        text = body or title
     published: Any = entry.get("published") or entry.get("updated")
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if parsed:
@@ -519,5 +595,5 @@ def _entry_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
             published = dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
         except (TypeError, ValueError, OverflowError, OSError):
             pass
-    return {"text": text, "title": title, "id": entry.get("id"), "link": entry.get("link"),
+    return {"text": body, "title": title, "id": entry.get("id"), "link": entry.get("link"),
             "published": published}  # fmt: skip

@@ -85,14 +85,14 @@ def queued_ids(service: Service) -> list[int]:
 def write_bad_csv(path: Path) -> Path:
     rows = [
         b"id,title,text,colour\n",
-        b'g1,Good one,"' + GOOD_CSV[0].encode() + b'",red\n',  # line 2
-        b"e1,Empty,,blue\n",  # line 3
-        b'w1,Spaces,"   \t  ",green\n',  # line 4
-        b"l1,Long," + LONG.encode() + b",grey\n",  # line 5
-        b"b1,Bytes,caf\xe9 cr\xe8me,white\n",  # line 6: Latin-1, not UTF-8
-        b'q1,Quote,"an open quote never closed,black\n',  # line 7
-        b'g2,Good two,"' + GOOD_CSV[1].encode() + b'",pink\n',  # line 8
-        b"x1,Short row\n",  # line 9: 2 fields of 4
+        b'g1,,"' + GOOD_CSV[0].encode() + b'",red\n',  # line 1 (the header is not counted)
+        b"e1,,,blue\n",  # line 2: no title, no text
+        b'w1,,"   \t  ",green\n',  # line 3
+        b"l1,," + LONG.encode() + b",grey\n",  # line 4
+        b"b1,Bytes,caf\xe9 cr\xe8me,white\n",  # line 5: Latin-1, not UTF-8
+        b'q1,Quote,"an open quote never closed,black\n',  # line 6
+        b'g2,,"' + GOOD_CSV[1].encode() + b'",pink\n',  # line 7
+        b"x1,Short row\n",  # line 8: 2 fields of 4
     ]
     path.write_bytes(b"".join(rows))
     return path
@@ -117,16 +117,16 @@ def test_a_csv_with_every_kind_of_bad_row_stores_the_good_rows_and_says_why_for_
         f"\nFAULT bad CSV (truncate): summary {summary}; reasons {why}; notes {job['report']['notes']}"
     )
     assert (summary["total"], summary["new"], summary["rejected"]) == (8, 3, 5)
-    assert "empty text" in why[3] and "empty text" in why[4]
-    assert "not UTF-8" in why[6]
-    assert "quot" in why[7]
-    assert "expected 4 fields, found 2" in why[9]
+    assert "empty text" in why[2] and "empty text" in why[3]
+    assert "not UTF-8" in why[5]
+    assert "quot" in why[6]
+    assert "expected 4 fields, found 2" in why[8]
     notes = " | ".join(job["report"]["notes"])
     assert "ignored unknown columns: colour" in notes
-    assert f"line 5: text truncated from {len(LONG)} to {MAX_CHARS} characters" in notes
+    assert f"line 4: text truncated from {len(LONG.strip())} to {MAX_CHARS} characters" in notes
     # Nothing of a bad row is stored; every good row is stored and queued once.
     texts = stored_texts(service, summary["job_id"])
-    assert texts == sorted([*GOOD_CSV, LONG[:MAX_CHARS]])
+    assert texts == sorted([*GOOD_CSV, LONG.strip()[:MAX_CHARS]])
     assert len(queued_ids(service)) == 3 == summary["published"]
 
 
@@ -139,8 +139,8 @@ def test_an_over_long_text_is_rejected_with_its_length_when_long_text_is_reject(
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     why = reasons(job_report(service, summary["job_id"]))
-    print(f"\nFAULT bad CSV (reject): line 5 -> {why[5]!r}")
-    assert why[5] == f"text too long ({len(LONG)} characters; limit {MAX_CHARS})"
+    print(f"\nFAULT bad CSV (reject): line 4 -> {why[4]!r}")
+    assert why[4] == f"text too long ({len(LONG.strip())} characters; limit {MAX_CHARS})"
     assert (summary["new"], summary["rejected"]) == (2, 6)
     assert stored_texts(service) == sorted(GOOD_CSV)
 
@@ -179,13 +179,13 @@ def test_jsonl_lines_that_are_not_objects_are_rejected_one_by_one(
     job = job_report(service, summary["job_id"])
     why = reasons(job)
     print(f"\nFAULT bad JSONL: summary {summary}; reasons {why}; notes {job['report']['notes']}")
-    assert (summary["new"], summary["rejected"]) == (2, 7)
+    assert (summary["new"], summary["rejected"]) == (3, 6)
     assert "not a JSON object (found list)" in why[2] and "(found str)" in why[3]
     assert "(found int)" in why[4] and "(found NoneType)" in why[5]
     assert "not valid JSON" in why[6]
-    assert "no text field" in why[7] and "not a string" in why[8]
+    assert 7 not in why and "not a string" in why[8]  # a title alone is an article
     assert any("ignored unknown fields: sentiment" in n for n in job["report"]["notes"])
-    assert len(stored_texts(service)) == 2
+    assert len(stored_texts(service)) == 3
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
