@@ -15,7 +15,7 @@ A second thread stores and publishes each chunk while the next one is read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +24,9 @@ from typing import Protocol
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.errors import NoModelError, ServiceUnavailable
+from newsclf.errors import InputError, NoModelError, ServiceUnavailable
 from newsclf.settings import Settings
-from schema.models import Article, Job, Prediction
+from schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
 from schema.store import (
     active_model_version,
     add_job_articles,
@@ -76,7 +76,9 @@ class EnqueueReport:
         return dict(self.__dict__)
 
 
-def _open_feeds(sources: Sequence[str], settings: Settings) -> list[tuple[str, Iterator[Item]]]:
+def _open_feeds(
+    sources: Sequence[str], settings: Settings, columns: Mapping[str, str] | None = None
+) -> list[tuple[str, Iterator[Item]]]:
     """Open every source first: a missing file or a non-feed fails before anything is stored."""
     policy = FetchPolicy(
         allow_private=settings.allow_private_feeds, timeout_s=settings.feed_timeout_s
@@ -89,6 +91,7 @@ def _open_feeds(sources: Sequence[str], settings: Settings) -> list[tuple[str, I
                 max_text_chars=settings.max_text_chars,
                 long_text=settings.long_text,
                 fetch_policy=policy,
+                columns=columns,
             ),
         )
         for s in sources
@@ -133,12 +136,18 @@ def enqueue_feeds(
     settings: Settings,
     source_name: str | None = None,
     progress: Callable[[EnqueueReport], None] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> EnqueueReport:
-    """Store every good row of ``sources``, create a job, publish what needs labeling."""
-    feeds = _open_feeds(sources, settings)
-    name = source_name or ", ".join(
-        Path(s).name if "://" not in s else _shown(s) for s in sources
-    )[:200]
+    """Store every good row of ``sources``, create a job, publish what needs labeling.
+
+    ``columns``: ``--column`` mapping (``worker.columns.parse_column_mapping``)."""
+    if source_name is not None and len(source_name) > SOURCE_MAX_CHARS:
+        raise InputError(f"--source is longer than {SOURCE_MAX_CHARS} characters")
+    feeds = _open_feeds(sources, settings, columns)
+    name = (
+        source_name
+        or ", ".join(Path(s).name if "://" not in s else _shown(s) for s in sources)[:200]
+    )
     with sessions.begin() as session:
         active = active_model_version(session)
         if active is None:

@@ -12,6 +12,25 @@ import click
 from newsclf.cli.context import echo_json, progress_bar, sessions, settings
 
 
+def _column_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--column`` values as a mapping; a bad one is one line and exit 2 (InputError)."""
+    from worker.columns import parse_column_mapping
+
+    return parse_column_mapping(pairs)
+
+
+column_option = click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="FIELD=HEADER",
+    callback=lambda ctx, param, value: _column_mapping(value),
+    help="CSV/JSONL: read FIELD (id, text, title, url, published, source) from column HEADER "
+    "(JSONL: a dotted path into nested objects). Repeatable; see the README for the aliases.",
+)
+"""``--column FIELD=HEADER`` of ``enqueue`` and ``run``."""
+
+
 @click.command()
 @click.argument("feeds", nargs=-1, required=True)
 @click.option(
@@ -26,17 +45,24 @@ from newsclf.cli.context import echo_json, progress_bar, sessions, settings
     default=0,
     help="With --wait: give up after this many seconds (0: never).",
 )
+@column_option
 @click.option(
     "--json", "as_json", is_flag=True, help="End with one JSON object (job id and counts)."
 )
 def enqueue(
-    feeds: tuple[str, ...], source_name: str | None, wait: bool, timeout: float, as_json: bool
+    feeds: tuple[str, ...],
+    source_name: str | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+    columns: dict[str, str],
 ) -> None:
     """Store the articles of FEEDS (CSV, JSONL, RSS/Atom files or URLs) and queue them for labeling.
 
     \b
     Example:
       newsclf enqueue news.csv feed.rss --source morning --wait
+      newsclf enqueue stories.csv --column text=story --column title=heading
     """
     from worker.app import app
     from worker.enqueue import enqueue_feeds
@@ -59,6 +85,7 @@ def enqueue(
                 settings=settings(),
                 source_name=source_name,
                 progress=progress,
+                columns=columns,
             )
     if report.new + report.duplicate == 0:  # not one good row: a user error, said in one line
         from newsclf.errors import InputError

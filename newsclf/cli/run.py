@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from newsclf.cli.context import echo_json, progress_bar, sessions, settings
+from newsclf.cli.jobs import column_option
 from newsclf.errors import InputError
 
 QUERY_HINT = (
@@ -24,12 +25,17 @@ QUERY_HINT = (
     help="Labeled CSV/JSONL to train on when no model exists yet (default: NEWSCLF_TRAIN_DATA).",
 )
 @click.option("--source", "source_name", help="Name stored with the articles.")
+@column_option
 @click.option(
     "--json", "as_json", is_flag=True, help="End with one JSON object (job, counts per label)."
 )
 
 def run(
-    feeds: tuple[str, ...], train_data: Path | None, source_name: str | None, as_json: bool
+    feeds: tuple[str, ...],
+    train_data: Path | None,
+    source_name: str | None,
+    as_json: bool,
+    columns: dict[str, str],
 ) -> None:
     """Label FEEDS on this machine: train a model if there is none, label, summarize.
 
@@ -47,10 +53,15 @@ def run(
     from worker.embedded import EmbeddedQueue
     from worker.enqueue import enqueue_feeds
 
+    config = settings()
     for feed in feeds:  # before anything slow: a typo should not cost a training run
         if "://" not in feed and not Path(feed).is_file():
             raise InputError(f"no such file: {feed}")
-    config = settings()
+        if columns and "://" not in feed:  # --column checked against the header now
+            from worker.ingest import read_feed
+
+            items = read_feed(feed, max_text_chars=config.max_text_chars, columns=columns)
+            getattr(items, "close", lambda: None)()
     factory = sessions(upgrade=True)
     with factory() as session:
         has_model = active_model_version(session) is not None
@@ -75,6 +86,7 @@ def run(
                 settings=config,
                 source_name=source_name,
                 progress=progress,
+                columns=columns,
             )
             queue.join()
     summary = _summary(factory, report.job_id, config.low_confidence)
