@@ -125,6 +125,24 @@ class JobArticle(Base):
     line: Mapped[int | None] = mapped_column(Integer)
 
 
+class JobOtherLine(Base):
+    """An input line of a job that ``job_articles`` does not hold: a repeat of an
+    article seen earlier in the job (``article_id``, ``repeat_of_line``) or a rejected
+    line (``reason``). With ``job_articles``, every input line has one row."""
+
+    __tablename__ = "job_other_lines"
+    __table_args__ = (Index("ix_job_other_lines_job_id_line", "job_id", "line"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(BigId, ForeignKey("jobs.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    article_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("articles.id", ondelete="CASCADE")
+    )
+    repeat_of_line: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class ModelVersion(Base):
     """The model registry: one row per trained artifact; at most one is active."""
 

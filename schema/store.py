@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    insert,
     literal_column,
     select,
     update,
@@ -45,6 +46,7 @@ from schema.models import (
     Feedback,
     Job,
     JobArticle,
+    JobOtherLine,
     ModelActivation,
     ModelBlob,
     ModelVersion,
@@ -229,6 +231,49 @@ def add_job_articles(
         returning=[JobArticle.article_id],
     )
     return set(inserted.scalars())
+
+
+OTHER_LINE_REASON_CHARS = 500
+"""Longest rejection reason kept in ``job_other_lines``."""
+
+
+def add_job_other_lines(
+    session: Session,
+    job_id: int,
+    pairs: Sequence[tuple[int, int]],
+    attached: set[int],
+    rejected: Sequence[tuple[int, str]] = (),
+) -> int:
+    """Record the input lines ``job_articles`` does not hold: of ``pairs``
+    (``(article_id, line)``, as given to ``add_job_articles``, which returned
+    ``attached``), every line after an article's first sight in the job, with the
+    line of that first sight; and each ``(line, reason)`` of ``rejected``.
+    Returns the rows written."""
+    first: dict[int, int] = {}
+    repeats: list[tuple[int, int]] = []
+    for article_id, line in pairs:
+        if article_id in attached and article_id not in first:
+            first[article_id] = line
+        else:
+            repeats.append((article_id, line))
+    earlier = list({a for a, _ in repeats if a not in first})
+    if earlier:
+        query = select(JobArticle.article_id, JobArticle.line).where(
+            JobArticle.job_id == job_id, one_of(session, JobArticle.article_id, earlier)
+        )
+        first.update({a: line for a, line in session.execute(query)})
+    values = [
+        {"job_id": job_id, "line": line, "article_id": a, "repeat_of_line": first.get(a),
+         "reason": None}
+        for a, line in repeats
+    ] + [
+        {"job_id": job_id, "line": line, "article_id": None, "repeat_of_line": None,
+         "reason": reason[:OTHER_LINE_REASON_CHARS]}
+        for line, reason in rejected
+    ]  # fmt: skip
+    if values:
+        session.execute(insert(JobOtherLine), values)
+    return len(values)
 
 
 def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -30,6 +30,7 @@ from schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
 from schema.store import (
     active_model_version,
     add_job_articles,
+    add_job_other_lines,
     create_job,
     finish_jobs_if_done,
     make_job_report,
@@ -105,8 +106,8 @@ def _shown(source: str) -> str:
 
 def _feed_rows(
     report: EnqueueReport, feeds: list[tuple[str, Iterator[Item]]]
-) -> Iterable[tuple[str, FeedRow]]:
-    """Rows of every feed, recording rejections and notes in ``report``."""
+) -> Iterable[tuple[str, FeedRow | Rejected]]:
+    """Rows and rejected rows of every feed, recording rejections and notes in ``report``."""
     for source, items in feeds:
         label = source if len(feeds) > 1 else ""
         for item in items:
@@ -116,6 +117,8 @@ def _feed_rows(
                 if len(report.rejected_rows) < REPORT_LIMIT:
                     where = f"{label}:{item.line}" if label else item.line
                     report.rejected_rows.append({"line": where, "reason": item.reason})
+                if item.line is not None:  # its row of the export (job_other_lines)
+                    yield source, item
             elif isinstance(item, FeedRow):
                 report.total += 1
                 yield source, item
@@ -158,10 +161,10 @@ def enqueue_feeds(
     # One thread stores and publishes chunk k while this one reads chunk k+1:
     # the file is parsed while the database works. Chunks are stored in order,
     # one at a time, and at most one waits, so memory stays one chunk deep.
-    def store(chunk: list[tuple[str, FeedRow]]) -> None:
+    def store(chunk: list[tuple[str, FeedRow | Rejected]]) -> None:
         _store_and_publish(chunk, report, sessions, publisher, settings, name)
 
-    chunk: list[tuple[str, FeedRow]] = []
+    chunk: list[tuple[str, FeedRow | Rejected]] = []
     size = FIRST_CHUNK
     storing: Future[None] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsclf-store") as writer:
@@ -201,13 +204,15 @@ def enqueue_feeds(
 
 
 def _store_and_publish(
-    chunk: list[tuple[str, FeedRow]],
+    items: list[tuple[str, FeedRow | Rejected]],
     report: EnqueueReport,
     sessions: sessionmaker[Session],
     publisher: Publisher,
     settings: Settings,
     name: str,
 ) -> None:
+    chunk = [(s, row) for s, row in items if isinstance(row, FeedRow)]
+    rejected = [(row.line, row.reason) for _, row in items if isinstance(row, Rejected)]
     rows = [
         {
             "external_id": row.external_id,
@@ -222,11 +227,9 @@ def _store_and_publish(
     ]
     with sessions.begin() as session:
         stored = upsert_articles(session, rows)
-        attached = add_job_articles(
-            session,
-            report.job_id,
-            [(aid, row.line) for (aid, _), (_, row) in zip(stored, chunk, strict=True)],
-        )
+        pairs = [(aid, row.line) for (aid, _), (_, row) in zip(stored, chunk, strict=True)]
+        attached = add_job_articles(session, report.job_id, pairs)
+        add_job_other_lines(session, report.job_id, pairs, attached, rejected)
         # A new article has no prediction and has not failed: only an older one seen
         # for the first time in this job needs a look (a repeat within the job was
         # queued, or not, already).

@@ -9,25 +9,27 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
-from schema.models import Article, Job, JobArticle, ModelVersion, Prediction
+from schema.models import Article, Job, JobArticle, JobOtherLine, ModelVersion, Prediction
 from schema.store import active_model_version, job_progress
 
 RESULT_FIELDS = (
+    "line",
     "article_id",
     "external_id",
     "url",
     "title",
     "source",
     "published_at",
-    "line",
     "model_version",
     "label",
     "confidence",
     "status",
+    "repeat_of_line",
+    "rejected_reason",
     "failed_reason",
     "probabilities",
 )
@@ -35,7 +37,12 @@ RESULT_FIELDS = (
 
 
 def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every article of a job with its newest prediction (streamed, in input order)."""
+    """One row per input line of a job, in line order (streamed): each article with its
+    newest prediction; a repeat of an earlier line with that line (``repeat_of_line``)
+    and the same article; a rejected line with its reason (status ``rejected``).
+
+    ``line`` is the record's number in its feed (``worker.ingest``); a job of several
+    feeds has one line 1 per feed."""
     if session.get(Job, job_id) is None:
         raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
     newest = (
@@ -45,29 +52,48 @@ def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator
         .group_by(Prediction.article_id)
         .subquery()
     )
+    lines = union_all(
+        select(
+            JobArticle.line.label("line"),
+            JobArticle.article_id.label("article_id"),
+            null().label("repeat_of_line"),
+            null().label("reason"),
+        ).where(JobArticle.job_id == job_id),
+        select(
+            JobOtherLine.line, JobOtherLine.article_id, JobOtherLine.repeat_of_line,
+            JobOtherLine.reason,
+        ).where(JobOtherLine.job_id == job_id),
+    ).subquery()  # fmt: skip
     query = (
-        select(Article, JobArticle.line, Prediction)
-        .join(JobArticle, JobArticle.article_id == Article.id)
-        .outerjoin(newest, newest.c.article_id == Article.id)
+        select(lines.c.line, lines.c.repeat_of_line, lines.c.reason, Article, Prediction)
+        .select_from(lines)
+        .outerjoin(Article, Article.id == lines.c.article_id)
+        .outerjoin(newest, newest.c.article_id == lines.c.article_id)
         .outerjoin(Prediction, Prediction.id == newest.c.pid)
-        .where(JobArticle.job_id == job_id)
-        .order_by(JobArticle.line, Article.id)
+        .order_by(lines.c.line, lines.c.article_id)
         .execution_options(yield_per=chunk)
     )
-    for article, line, prediction in session.execute(query):
+    for line, repeat_of, reason, article, prediction in session.execute(query):
+        if article is None:
+            yield dict.fromkeys(RESULT_FIELDS) | {
+                "line": line, "status": "rejected", "rejected_reason": reason,
+            }  # fmt: skip
+            continue
         status = "labeled" if prediction else ("failed" if article.failed_reason else "pending")
         yield {
+            "line": line,
             "article_id": article.id,
             "external_id": article.external_id,
             "url": article.url,
             "title": article.title,
             "source": article.source,
             "published_at": article.published_at.isoformat() if article.published_at else None,
-            "line": line,
             "model_version": prediction.model_version if prediction else None,
             "label": prediction.label if prediction else None,
             "confidence": prediction.confidence if prediction else None,
             "status": status,
+            "repeat_of_line": repeat_of,
+            "rejected_reason": None,
             "failed_reason": article.failed_reason,
             "probabilities": prediction.probabilities if prediction else None,
         }
