@@ -39,7 +39,10 @@ try:
     print("read", len(rows))
 except InputError as exc:
     print(exc)
-print("peak MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)
+# VmHWM: this process's own peak (ru_maxrss would count the forking parent's).
+with open("/proc/self/status") as status:
+    peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+print("peak MB", peak // 1024, file=sys.stderr)
 """
 
 
