@@ -75,8 +75,18 @@ def content_sha256(text: str) -> str:
     """The dedup key of an article: SHA-256 (hex) of its text, NFC-normalized, with
     every run of whitespace made one space and the ends stripped, in UTF-8. Case and
     punctuation count: only layout differences make two texts the same article."""
-    normalized = " ".join(unicodedata.normalize("NFC", text).split())
+    normalized = unicodedata.normalize("NFC", text)
+    if not _is_collapsed(normalized):
+        normalized = " ".join(normalized.split())
     return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _is_collapsed(text: str) -> bool:
+    """True when ``" ".join(text.split())`` would return ``text``: no whitespace but
+    single ASCII spaces between words (every other whitespace character is a
+    Unicode separator or control, which ``isprintable`` rejects). A fast path for
+    texts the feed readers already normalised."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def _insert_new(

@@ -48,7 +48,7 @@ from urllib.parse import urlparse
 
 from newsclf.errors import InputError
 from schema.store import content_sha256  # the dedup key, re-exported for feed code
-from worker.columns import LABEL_COLUMNS, dig, used_names
+from worker.columns import LABEL_COLUMNS, dig
 from worker.fetch import FetchPolicy, fetch, mask_url
 from worker.normalize import strip_html
 from worker.rows import (
@@ -287,7 +287,7 @@ def _read_csv(lines: _Lines, name: str, limits: Limits, delimiter: str) -> Itera
 
 
 def _unused_notices(names: list[str], kind: str, limits: Limits) -> Iterator[Notice]:
-    used = used_names(limits.columns)
+    used = limits.used
     unknown = [n for n in dict.fromkeys(names) if n not in used and n not in LABEL_COLUMNS]
     labels = [n for n in dict.fromkeys(names) if n in LABEL_COLUMNS and n not in used]
     if unknown:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -87,6 +88,11 @@ class Limits:
     def line_bytes(self) -> int:
         return 4 * self.max_text_chars + (1 << 20)
 
+    @functools.cached_property
+    def used(self) -> frozenset[str]:
+        """The column names some field is read from (once, not per row)."""
+        return used_names(self.columns)
+
 
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
@@ -156,8 +162,7 @@ def make_row(
         notes.append(f"id of {len(external_id)} characters dropped (limit {MAX_ID_CHARS})")
         external_id = None
     yield from (Notice(line, note) for note in notes)
-    used = used_names(columns)
-    extra = {k: v for k, v in fields.items() if k not in used}
+    extra = {k: v for k, v in fields.items() if k not in limits.used}
     yield FeedRow(line, text, title, external_id, url, published_at, extra, source)
 
 

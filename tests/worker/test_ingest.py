@@ -201,6 +201,22 @@ def test_the_content_hash_is_the_same_for_texts_differing_only_in_layout() -> No
     assert content_sha256(" a\n\tb  ") == content_sha256("a b")
 
 
+@given(st.text(alphabet=st.sampled_from(" \t\n\r\x0b\x1c\x85\xa0\u2028\u3000\u200bab\u0301é")))
+def test_the_content_hash_fast_path_agrees_with_the_definition(text: str) -> None:
+    import hashlib
+    import unicodedata
+
+    normalized = " ".join(unicodedata.normalize("NFC", text).split())
+    assert content_sha256(text) == hashlib.sha256(normalized.encode()).hexdigest()
+
+
+def test_every_whitespace_character_but_the_space_is_unprintable() -> None:
+    """What the hash's fast path relies on (``schema.store._is_collapsed``)."""
+    for code in range(0x110000):
+        char = chr(code)
+        assert not (char.isspace() and char != " " and char.isprintable()), hex(code)
+
+
 # -- JSONL -------------------------------------------------------------------------
 
 
