@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from newsclf.errors import InputError
 
@@ -227,7 +227,7 @@ def _fetch_into(body: IO[bytes], url: str, policy: FetchPolicy, deadline: _Deadl
     auth: str | None = None
     first = urlsplit(url)
     if first.username is not None:  # credentials go to the first host only, never further
-        pair = f"{first.username}:{first.password or ''}".encode()
+        pair = f"{unquote(first.username)}:{unquote(first.password or '')}".encode()
         auth = "Basic " + base64.b64encode(pair).decode("ascii")
     origin = (first.scheme, first.hostname, first.port)
     for _hop in range(policy.max_redirects + 1):

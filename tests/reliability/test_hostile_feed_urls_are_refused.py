@@ -29,6 +29,7 @@ class Server:
 
     def __init__(self, routes: dict[str, Any]) -> None:
         self.requests: list[str] = []
+        self.authorizations: list[str | None] = []
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,6 +38,7 @@ class Server:
 
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
                 owner.requests.append(self.path)
+                owner.authorizations.append(self.headers.get("Authorization"))
                 route = routes.get(self.path.split("?")[0])
                 if route is None:
                     self.send_error(404)
@@ -266,3 +268,13 @@ def test_https_is_fetched_from_the_checked_address_with_the_certificate_verified
     # The certificate names localhost, not 127.0.0.1: verification is on.
     with pytest.raises(InputError, match="cannot fetch"):
         fetch(f"https://127.0.0.1:{https_server.port}/feed.csv", trusted)
+
+
+def test_credentials_in_the_url_go_to_that_host_only(public: Server, internal: Server) -> None:
+    import base64
+
+    url = f"http://reader:p%40ss@127.0.0.1:{public.port}/to-internal"
+    with fetch(url, policy(public, allow_private=True)) as f:
+        assert b"Internal page" in f.read()
+    assert public.authorizations == ["Basic " + base64.b64encode(b"reader:p@ss").decode()]
+    assert internal.authorizations == [None]  # the redirect's host never sees them
