@@ -37,7 +37,7 @@ from schema.store import (
     one_of,
     upsert_articles,
 )
-from worker.fetch import FetchPolicy, mask_url
+from worker.fetch import FetchPolicy, mask_feed_url
 from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
 STORE_CHUNK = 512
@@ -101,7 +101,7 @@ def _open_feeds(
 
 def _shown(source: str) -> str:
     """A source as stored and reported: a URL without credentials or query string."""
-    return mask_url(source) if "://" in source else source
+    return mask_feed_url(source) if "://" in source else source
 
 
 def _feed_rows(

@@ -15,7 +15,7 @@ as the address it resolves to. ``timeout_s`` bounds the whole fetch, redirects,
 headers and body included (a server trickling bytes is cut off at the
 deadline), and ``max_bytes`` the body.
 
-URLs are shown through ``mask_url``: no credentials, no query string.
+URLs are shown through ``mask_feed_url``: no credentials, no query string.
 """
 
 from __future__ import annotations
@@ -65,9 +65,14 @@ class FetchPolicy:
     resolve: Resolver | None = None
 
 
-def mask_url(url: str) -> str:
-    """``url`` fit to show or store: user and password, query string and fragment
-    replaced by ``***`` (they may hold an API key)."""
+def mask_feed_url(url: str) -> str:
+    """A feed URL fit to show or store: its whole user info, query string and
+    fragment replaced by ``***``.
+
+    Stricter than ``newsclf.urls.mask_url`` (which keeps the user name and the
+    query parameters not known to be secret, for database and broker URLs): a
+    feed URL's user name is often a token, and any query parameter may be a key
+    (``?sig=``, ``?k=``), so none is stored or shown."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -200,7 +205,7 @@ def fetch(url: str, policy: FetchPolicy | None = None) -> IO[bytes]:
     policy = policy or FetchPolicy()
     deadline = _Deadline(policy.timeout_s)
     body = tempfile.TemporaryFile()
-    shown = mask_url(url)
+    shown = mask_feed_url(url)
     try:
         _fetch_into(body, url, policy, deadline)
     except InputError:
@@ -232,7 +237,7 @@ def _fetch_into(body: IO[bytes], url: str, policy: FetchPolicy, deadline: _Deadl
     origin = (first.scheme, first.hostname, first.port)
     for _hop in range(policy.max_redirects + 1):
         parts = urlsplit(url)
-        shown = mask_url(url)
+        shown = mask_feed_url(url)
         address, port = _checked_address(parts, policy, shown)
         conn = _connection(parts, address, port, deadline)
         try:
@@ -257,7 +262,9 @@ def _fetch_into(body: IO[bytes], url: str, policy: FetchPolicy, deadline: _Deadl
         finally:
             deadline.watch(None)
             conn.close()
-    raise InputError(f"cannot fetch {mask_url(url)}: more than {policy.max_redirects} redirects")
+    raise InputError(
+        f"cannot fetch {mask_feed_url(url)}: more than {policy.max_redirects} redirects"
+    )
 
 
 def _read_body(response: Any, body: IO[bytes], policy: FetchPolicy, shown: str) -> None:

@@ -49,7 +49,7 @@ from urllib.parse import urlparse
 from newsclf.errors import InputError
 from schema.store import content_sha256  # the dedup key, re-exported for feed code
 from worker.columns import LABEL_COLUMNS, dig
-from worker.fetch import FetchPolicy, fetch, mask_url
+from worker.fetch import FetchPolicy, fetch, mask_feed_url
 from worker.normalize import strip_html
 from worker.rows import (
     MAX_ID_CHARS,
@@ -130,7 +130,7 @@ def _open(
     if "://" in source:  # a URL: only http(s), checked and bounded by worker.fetch
         stream = fetch(source, fetch_policy)
         suffix = Path(urlparse(source).path).suffix.lower()
-        source = mask_url(source)
+        source = mask_feed_url(source)
     else:
         path = Path(source)
         if not path.exists():

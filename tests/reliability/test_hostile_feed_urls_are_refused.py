@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from newsclf.errors import InputError
-from worker.fetch import FetchPolicy, fetch, is_public, mask_url
+from worker.fetch import FetchPolicy, fetch, is_public, mask_feed_url
 from worker.ingest import FeedRow, read_feed
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>
@@ -189,7 +189,7 @@ def test_a_body_over_the_size_cap_is_refused(public: Server) -> None:
 
 
 def test_urls_are_shown_without_credentials_or_query() -> None:
-    shown = mask_url("https://reader:hunter2@feeds.example/rss?api_key=SECRET&x=1#top")
+    shown = mask_feed_url("https://reader:hunter2@feeds.example/rss?api_key=SECRET&x=1#top")
     assert shown == "https://***@feeds.example/rss?***"
 
 
