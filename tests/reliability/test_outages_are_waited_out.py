@@ -12,6 +12,7 @@ import base64
 import json
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -103,7 +104,7 @@ def test_a_worker_started_while_postgres_is_unreachable_waits_then_labels_the_jo
 ) -> None:
     with own_redis_db() as redis_url:
         service = make_service(pg_url, redis_url, tiny_artifact, tmp_path)
-        proxy = TcpProxy("127.0.0.1", 5432)
+        proxy = TcpProxy("127.0.0.1", urlsplit(pg_url).port or 5432)
         proxy.cut()
         try:
             worker = start_worker(
