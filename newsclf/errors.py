@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+NO_TABLES = "the database has no newsclf tables yet: run `newsclf db upgrade` first"
+"""What the CLI and a starting worker say on a database that was never migrated."""
+
 
 class NewsclfError(Exception):
     """Base of every error the CLI reports as one line (message, then the fix)."""

@@ -17,12 +17,9 @@ from celery import Celery
 from celery.schedules import crontab
 
 from newsclf.settings import Settings, get_settings
+from worker.messages import CLASSIFY_QUEUE, TASK_QUEUES, TRAIN_QUEUE
 
-CLASSIFY_QUEUE = "classify"
-"""Queue of article-classification tasks (payload: article ids)."""
-
-TRAIN_QUEUE = "train"
-"""Queue of retraining tasks, so training never blocks classification."""
+__all__ = ["CLASSIFY_QUEUE", "TRAIN_QUEUE", "app", "make_app"]
 
 
 def make_app(settings: Settings) -> Celery:
@@ -53,12 +50,11 @@ def make_app(settings: Settings) -> Celery:
         },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
-        task_routes={
-            "newsclf.classify": {"queue": CLASSIFY_QUEUE},
-            "newsclf.retrain": {"queue": TRAIN_QUEUE},
-            "newsclf.reconcile": {"queue": CLASSIFY_QUEUE},
-        },
+        # Each task has one queue; the worker runs it only from there (worker.messages).
+        task_routes={task: {"queue": queue} for task, queue in TASK_QUEUES.items()},
         task_default_queue=CLASSIFY_QUEUE,
+        # Every message is checked before Celery reads it (worker.consumer).
+        worker_consumer="worker.consumer:GuardedConsumer",
         # Events on, so Flower and `newsclf status` see workers and tasks.
         worker_send_task_events=True,
         task_send_sent_event=False,

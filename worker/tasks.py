@@ -5,10 +5,13 @@ is the source of truth). Messages that arrive close together are merged by
 celery-batches into one call of ``classify`` (up to ``merge_size`` articles
 or ``batch_wait_s`` of waiting) and handed to ``worker.batch.Classifier``.
 
-celery-batches acks a merged batch even when it raises, so nothing here may
-raise on a fault that a retry would mend: lost database connections are
-retried inside the Classifier, poison articles are isolated there, and if
-anything else escapes, ``reconcile`` re-enqueues what has no prediction.
+Every message was checked before it reached a batch (``worker.consumer``), so
+the ids here are well-formed. A merged batch is acked even when it raises (see
+``MergedBatches``), so nothing here may raise on a fault that a retry would
+mend: lost database connections are retried inside the Classifier, poison
+articles are isolated there, and if anything else escapes, ``reconcile``
+re-enqueues what has no prediction. Only a shutdown while the database is
+away (``ShuttingDown``) passes through: its messages go back to the queue.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from celery.signals import worker_ready
-from celery_batches import Batches
+from celery.exceptions import WorkerShutdown
+from celery.signals import worker_ready, worker_shutting_down
 
 from newsclf.lifetime import lives_until_exit
 from newsclf.settings import Settings
 from worker.app import app, messages_per_merge
+from worker.consumer import MergedBatches
+from worker.retry import ShuttingDown, retry_db, stop_waiting
 
 log = logging.getLogger("newsclf.worker")
 
@@ -64,20 +69,42 @@ def classifier() -> Any:
     )
 
 
+@worker_shutting_down.connect
+def _stop_waiting(**_: Any) -> None:
+    """SIGTERM/SIGINT: every wait for the database ends now (see ``worker.retry``)."""
+    stop_waiting()
+
+
 @worker_ready.connect
 def _load_model_at_start(**_: Any) -> None:
-    """Load the active model before the first message, so `ready` means ready to label."""
-    from newsclf.errors import NoModelError
+    """Load the active model before the first message, so `ready` means ready to label.
+
+    On a database that has no tables the worker exits non-zero with the CLI's one
+    line; while the database is unreachable it waits (and SIGTERM ends the wait)."""
+    from newsclf.errors import NO_TABLES, NoModelError
 
     try:
+        if not retry_db(_has_tables, what="start"):
+            log.error("%s", NO_TABLES)
+            raise WorkerShutdown(1)
         classifier().warm_up()
+    except ShuttingDown:
+        log.info("stopping before the model was loaded")
+        raise WorkerShutdown(0) from None  # not `ready.`: the worker never was
     except NoModelError as exc:
         log.warning("%s; the worker waits and checks again at the first batch", exc)
 
 
+def _has_tables() -> bool:
+    from sqlalchemy import inspect
+
+    with classifier().sessions() as session:
+        return inspect(session.connection()).has_table("model_versions")
+
+
 @app.task(
     name="newsclf.classify",
-    base=Batches,
+    base=MergedBatches,
     flush_every=messages_per_merge(_settings),
     flush_interval=_settings.batch_wait_s,
     acks_late=True,

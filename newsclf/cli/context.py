@@ -9,7 +9,7 @@ import click
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.errors import NewsclfError
+from newsclf.errors import NO_TABLES, NewsclfError
 from newsclf.settings import Settings, get_settings
 
 
@@ -28,9 +28,7 @@ def sessions(*, upgrade: bool = False) -> sessionmaker[Session]:
     engine = make_engine(url)
     with engine.connect() as conn:
         if not inspect(conn).has_table("articles"):
-            raise NewsclfError(
-                "the database has no newsclf tables yet: run `newsclf db upgrade` first"
-            )
+            raise NewsclfError(NO_TABLES)
     return session_factory(engine)
 
 

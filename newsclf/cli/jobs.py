@@ -178,6 +178,7 @@ def worker(queues: str, loglevel: str, hostname: str | None, beat: bool) -> None
     Same as: celery -A worker.app worker --pool solo -Q classify,train
     """
     import os
+    import sys
 
     from worker.app import app
 
@@ -195,7 +196,17 @@ def worker(queues: str, loglevel: str, hostname: str | None, beat: bool) -> None
     argv += ["-n", hostname or f"newsclf-{os.getpid()}@%h"]
     if beat:
         argv.append("--beat")
-    app.worker_main(argv)
+    # app.worker_main(argv), but keeping the worker's exit code (worker_main drops it):
+    # 1 on a database without tables, for one.
+    from celery.bin.celery import celery as celery_command
+
+    celery_command.params[0].default = app
+    try:
+        code = celery_command.main(args=argv, standalone_mode=False)
+    finally:
+        celery_command.params[0].default = None
+    if code:
+        sys.exit(code)
 
 
 @click.command()
