@@ -90,10 +90,14 @@ def _refuse(message: Any, why: str) -> None:
     info = getattr(message, "delivery_info", None)
     info = info if isinstance(info, dict) else {}
     body = getattr(message, "body", b"")
+    properties = getattr(message, "properties", None)
+    message_id = headers.get("id") or (
+        properties.get("correlation_id") if isinstance(properties, dict) else None
+    )
     log.warning(
         "message refused task=%s id=%s queue=%s: %s; discarded (body %s)",
         short_repr(headers.get("task"), 40),
-        short_repr(headers.get("id"), 60),
+        short_repr(message_id, 60),
         short_repr(info.get("routing_key"), 30),
         why,
         short_repr(body, BODY_CHARS),
