@@ -89,8 +89,11 @@ def _load_model_at_start(**_: Any) -> None:
             raise WorkerShutdown(1)
         classifier().warm_up()
     except ShuttingDown:
+        from celery.worker import state
+
         log.info("stopping before the model was loaded")
-        raise WorkerShutdown(0) from None  # not `ready.`: the worker never was
+        # Not `ready.` (the worker never was); the exit code the signal asked for.
+        raise WorkerShutdown(state.should_stop or 0) from None
     except NoModelError as exc:
         log.warning("%s; the worker waits and checks again at the first batch", exc)
 
