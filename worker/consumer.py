@@ -113,6 +113,10 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:200]
 
 
+HAND_BACK = "newsclf: hand the batch back"
+"""What a merged task returns to have its messages requeued instead of acked."""
+
+
 class MergedBatches(Batches):
     """celery-batches' merging, with the call run here and the acks decided here.
 
@@ -127,7 +131,10 @@ class MergedBatches(Batches):
         requests = list(requests)
         try:
             simple = [SimpleRequest.from_request(r) for r in requests]
-            apply_batches_task(self, (simple,), 0, None)
+            # The task returns HAND_BACK rather than raising ShuttingDown through
+            # celery-batches' tracer, which cannot report a BaseException.
+            if apply_batches_task(self, (simple,), 0, None) == HAND_BACK:
+                raise ShuttingDown
         except ShuttingDown:
             for request in requests:
                 request.reject(requeue=True)

@@ -11,7 +11,7 @@ the ids here are well-formed. A merged batch is acked even when it raises (see
 mend: lost database connections are retried inside the Classifier, poison
 articles are isolated there, and if anything else escapes, ``reconcile``
 re-enqueues what has no prediction. Only a shutdown while the database is
-away (``ShuttingDown``) passes through: its messages go back to the queue.
+away (``ShuttingDown``) is different: its messages go back to the queue.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from newsclf.lifetime import lives_until_exit
 from newsclf.settings import Settings
 from worker.app import app, messages_per_merge
-from worker.consumer import MergedBatches
+from worker.consumer import HAND_BACK, MergedBatches
 from worker.retry import ShuttingDown, retry_db, stop_waiting
 
 log = logging.getLogger("newsclf.worker")
@@ -112,22 +112,24 @@ def _has_tables() -> bool:
     flush_interval=_settings.batch_wait_s,
     acks_late=True,
 )
-def classify(requests: list[Any]) -> None:
-    """Classify the articles of every merged request in one go."""
+def classify(requests: list[Any]) -> str | None:
+    """Classify the articles of every merged request in one go (``HAND_BACK``: requeue them)."""
     ids: list[int] = []
     for request in requests:
         ids.extend(request.kwargs.get("article_ids", ()))
     batch_id = uuid.uuid4().hex[:12]
     try:
         outcome = classifier().classify(ids, batch_id=batch_id)
+    except ShuttingDown:  # stopping while the database is away: another worker takes them
+        return HAND_BACK
     except Exception:
-        # Acked anyway by celery-batches; the database still knows what is missing.
+        # Acked anyway (MergedBatches); the database still knows what is missing.
         log.exception(
             "batch %s of %d articles failed; `newsclf reconcile` will re-enqueue them",
             batch_id,
             len(ids),
         )
-        return
+        return None
     log.info(
         "merged batch_id=%s messages=%d articles=%d inserted=%d skipped=%d failed=%d model_version=%s"
         " seconds=%s",
@@ -140,6 +142,7 @@ def classify(requests: list[Any]) -> None:
         outcome.version,
         outcome.seconds,
     )
+    return None
 
 
 @app.task(name="newsclf.reconcile", acks_late=False)
