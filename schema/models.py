@@ -42,8 +42,13 @@ NAMING_CONVENTION = {
 }
 """Constraint names fixed by convention, so migrations can refer to them."""
 
-JOB_STATUSES = ("queued", "running", "done", "failed")
-"""Every value ``jobs.status`` may take."""
+JOB_STATUSES = ("queued", "enqueuing", "running", "interrupted", "done", "failed")
+"""Every value ``jobs.status`` may take. ``enqueuing``: its feed is still being stored,
+and only its enqueue may finish it; ``running``: every row is stored, labels are
+coming; ``interrupted``: its enqueue stopped before the end of the feed (a signal or
+an error), what was stored is labeled and the job stays ``interrupted``;
+``done``: every article labeled or failed. ``queued`` is the default of a job
+that ``create_job`` makes without saying more (finished like ``running``)."""
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 """64-bit ids on PostgreSQL; INTEGER on SQLite, which makes them rowid aliases."""

@@ -34,11 +34,13 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from schema.models import (
     SOURCE_MAX_CHARS,
@@ -214,12 +216,41 @@ def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
     return result
 
 
-def create_job(session: Session, *, source: str | None, model_version: str | None = None) -> Job:
-    """A new ``queued`` job (flushed, so its id is known)."""
-    job = Job(source=source, model_version=model_version, status="queued")
+def create_job(
+    session: Session,
+    *,
+    source: str | None,
+    model_version: str | None = None,
+    status: str = "queued",
+) -> Job:
+    """A new job (flushed, so its id is known); ``enqueuing`` while its feed is stored."""
+    job = Job(source=source, model_version=model_version, status=status)
     session.add(job)
     session.flush()
     return job
+
+
+def set_job_counts(
+    session: Session, job_id: int, *, new: int, duplicate: int, rejected: int
+) -> None:
+    """A job's row counts so far (``total`` is their sum): written in the transaction
+    that stores the rows they count, so what a job shows is always what is stored."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(total=new + duplicate + rejected, new=new, duplicate=duplicate, rejected=rejected)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def job_is_open() -> ColumnElement[bool]:
+    """Jobs whose labeling is not over: ``queued`` and ``running`` ones, and
+    ``interrupted`` ones not yet seen with nothing pending. Not ``enqueuing`` ones:
+    only their enqueue finishes them, once every row is stored."""
+    return or_(
+        Job.status.in_(("queued", "running")),
+        and_(Job.status == "interrupted", Job.finished_at.is_(None)),
+    )
 
 
 def add_job_articles(
@@ -345,8 +376,9 @@ def job_progress(session: Session, job_ids: Sequence[int]) -> dict[int, Progress
 
 
 def finish_jobs_if_done(session: Session, job_ids: Sequence[int]) -> list[int]:
-    """Mark ``done`` (with labeled/failed counts and finished_at) each job of
-    ``job_ids`` that is still queued or running and has nothing pending.
+    """Finish each open job of ``job_ids`` (``job_is_open``) that has nothing pending:
+    labeled/failed counts and finished_at set, status ``done``; an ``interrupted``
+    job keeps its status, so that it stays visible that it holds part of its feed.
     Returns the ids finished by this call: a job is finished once, even when
     several workers race to finish it."""
     finished = []
@@ -355,8 +387,14 @@ def finish_jobs_if_done(session: Session, job_ids: Sequence[int]) -> list[int]:
             continue
         stmt = (
             update(Job)
-            .where(Job.id == job_id, Job.status.in_(("queued", "running")))
-            .values(status="done", labeled=p.labeled, failed=p.failed, finished_at=func.now())
+            .where(Job.id == job_id, job_is_open())
+            .values(
+                status=case((Job.status == "interrupted", "interrupted"), else_="done"),
+                labeled=p.labeled,
+                failed=p.failed,
+                finished_at=func.now(),
+            )
+            .execution_options(synchronize_session="fetch")
         )
         if cast(CursorResult[Any], session.execute(stmt)).rowcount:
             finished.append(job_id)

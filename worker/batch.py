@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.settings import Settings
 from schema.models import Article, Job, JobArticle, Prediction
-from schema.store import finish_jobs_if_done, insert_predictions, one_of
+from schema.store import finish_jobs_if_done, insert_predictions, job_is_open, one_of
 from worker.active_model import ActiveModel
 from worker.retry import retry_db
 
@@ -377,7 +377,7 @@ class Classifier:
                     Job.id.in_(
                         select(JobArticle.job_id).where(one_of(session, JobArticle.article_id, ids))
                     ),
-                    Job.status.in_(("queued", "running")),
+                    job_is_open(),
                 )
             ).all()
             done = [j for j in open_jobs if not _has_pending(session, j)]

@@ -1,8 +1,9 @@
 """Rebuild the queue from the database: the DB is the source of truth.
 
-For every unfinished job, the articles that have no prediction by the active
-model, have not failed and are not in flight (waiting in Redis or held
-unacked by a worker) are published again. Run by ``newsclf reconcile`` and
+For every unfinished job (``enqueuing``, ``queued``, ``running``, or
+``interrupted`` with articles still unlabeled), the articles that have no
+prediction by the active model, have not failed and are not in flight (waiting
+in Redis or held unacked by a worker) are published again. Run by ``newsclf reconcile`` and
 periodically by beat, so a job completes even after Redis lost every message::
 
     report = reconcile(sessions=sessions, publisher=publisher, in_flight=in_flight_ids(client))
@@ -16,11 +17,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from schema.models import Article, Job, JobArticle, Prediction
-from schema.store import active_model_version, finish_jobs_if_done
+from schema.store import active_model_version, finish_jobs_if_done, job_is_open
 from worker.app import CLASSIFY_QUEUE
 from worker.enqueue import Publisher
 
@@ -82,7 +83,12 @@ def reconcile(
     """Re-publish what unfinished jobs still miss; finish the jobs that are done."""
     report = ReconcileReport(in_flight=len(in_flight))
     with sessions.begin() as session:
-        open_jobs = list(session.scalars(select(Job.id).where(Job.status.in_(("queued", "running")))))
+        # An interrupted job's stored articles are labeled like any other's (its enqueue
+        # may have stopped between storing a chunk and publishing it); an enqueuing
+        # job's too (its enqueue may have been killed), though only its enqueue finishes it.
+        open_jobs = list(
+            session.scalars(select(Job.id).where(or_(job_is_open(), Job.status == "enqueuing")))
+        )
         report.finished = finish_jobs_if_done(session, open_jobs) if open_jobs else []
         report.jobs = [j for j in open_jobs if j not in report.finished]
         active = active_model_version(session)
