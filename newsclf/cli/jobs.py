@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import signal
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -65,10 +70,12 @@ def enqueue(
       newsclf enqueue stories.csv --column text=story --column title=heading
     """
     from worker.app import app
-    from worker.enqueue import enqueue_feeds
+    from worker.enqueue import StopFlag, enqueue_feeds
     from worker.publish import CeleryPublisher
 
     factory = sessions()
+    stop = StopFlag()  # SIGINT/SIGTERM: stored rows stay, the job says `interrupted`
+    click.get_current_context().with_resource(_stop_on_signals(stop))
     with progress_bar(0, "reading") as bar:
 
         def progress(report: Any) -> None:
@@ -77,7 +84,10 @@ def enqueue(
             )
             bar.render_progress()
 
-        with CeleryPublisher(app) as publisher:
+        def unreachable(message: str) -> None:
+            click.echo(f"note: {message}", err=True)
+
+        with CeleryPublisher(app, stop=stop, on_unreachable=unreachable) as publisher:
             report = enqueue_feeds(
                 list(feeds),
                 sessions=factory,
@@ -86,7 +96,10 @@ def enqueue(
                 source_name=source_name,
                 progress=progress,
                 columns=columns,
+                stop=stop,
             )
+    if report.interrupted:
+        _end_interrupted(report, stop, as_json)
     if report.new + report.duplicate == 0:  # not one good row: a user error, said in one line
         from newsclf.errors import InputError
 
@@ -108,7 +121,7 @@ def enqueue(
     summary: dict[str, Any] = report.as_dict()
     summary.pop("rejected_rows")
     if wait:
-        summary.update(wait_for_job(factory, report.job_id, timeout=timeout, quiet=as_json))
+        summary.update(_wait_unless_stopped(factory, summary, stop, timeout, as_json))
     if as_json:
         echo_json(summary)
     else:
@@ -120,6 +133,99 @@ def enqueue(
             click.echo(
                 f"job {report.job_id} {summary['status']}: {summary['labeled']} labeled, {summary['failed']} failed"
             )
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM ask ``stop`` to end the enqueue cleanly; a second one exits
+    at once (what the database has not committed is rolled back)."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            click.echo(
+                f"{signal.Signals(signum).name} again: exiting at once; rows not committed yet "
+                "are rolled back, what was stored stays; run the same command again to resume",
+                err=True,
+            )
+            os._exit(128 + signum)
+        stop.request(signum)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _exit_code(stop: Any) -> int:
+    """The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143)."""
+    return 128 + (stop.signum or signal.SIGINT)
+
+
+def _signal_name(stop: Any) -> str:
+    return signal.Signals(stop.signum or signal.SIGINT).name
+
+
+def _end_interrupted(report: Any, stop: Any, as_json: bool) -> None:
+    """One line on what an interrupted enqueue stored, and how to resume; then exit."""
+    if not report.job_id:
+        line = f"interrupted ({_signal_name(stop)}) before any row was stored: no job made"
+    else:
+        stored = report.new + report.duplicate
+        unqueued = (
+            f", {report.unqueued} not queued (broker unreachable)" if report.unqueued else ""
+        )
+        line = (
+            f"interrupted ({_signal_name(stop)}): job {report.job_id} is marked interrupted with "
+            f"the first {report.total} rows: {stored} stored ({report.new} new, "
+            f"{report.duplicate} duplicate), {report.rejected} rejected, "
+            f"{report.published} queued{unqueued}; run the same command again to resume "
+            "(stored rows are recognized: none is stored or labeled twice)"
+        )
+    if as_json:
+        summary = report.as_dict()
+        summary.pop("rejected_rows")
+        echo_json(summary)
+    click.echo(line, err=True)
+    sys.exit(_exit_code(stop))
+
+
+def _wait_unless_stopped(
+    factory: Any, summary: dict[str, Any], stop: Any, timeout: float, as_json: bool
+) -> dict[str, Any]:
+    """``wait_for_job``; a signal ends the wait at once (every row is stored by now)."""
+    try:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.interruptible = True
+        return wait_for_job(factory, summary["job_id"], timeout=timeout, quiet=as_json)
+    except KeyboardInterrupt:
+        if not stop.is_set():
+            raise
+        _end_waiting(factory, summary, stop, as_json)
+        raise  # not reached: _end_waiting exits
+    finally:
+        stop.interruptible = False
+
+
+def _end_waiting(factory: Any, summary: dict[str, Any], stop: Any, as_json: bool) -> None:
+    """Stopped while waiting on a job that holds every row: it goes on without us."""
+    from worker.results import jobs_status
+
+    job_id = summary["job_id"]
+    with factory() as session:
+        [status] = jobs_status(session, job_ids=[job_id])
+    if as_json:
+        summary.update(status)
+        echo_json(summary)
+    click.echo(
+        f"stopped waiting ({_signal_name(stop)}): job {job_id} holds every row and goes on "
+        f"({status['status']}: {status['labeled']} labeled, {status['pending']} pending); "
+        f"`newsclf status --job {job_id}` follows it",
+        err=True,
+    )
+    sys.exit(_exit_code(stop))
 
 
 def wait_for_job(
@@ -273,12 +379,12 @@ def _print_status(s: dict[str, Any]) -> None:
             f"queue depth: {s['queue_depth']}   workers: {', '.join(s['workers']) or 'none seen'}"
         )
     click.echo(
-        f"{'job':>5} {'status':8} {'total':>7} {'new':>7} {'dup':>6} {'rej':>5} "
+        f"{'job':>5} {'status':11} {'total':>7} {'new':>7} {'dup':>6} {'rej':>5} "
         f"{'labeled':>8} {'failed':>6} {'pending':>8}  source"
     )
     for j in s["jobs"]:
         click.echo(
-            f"{j['job_id']:>5} {j['status']:8} {j['total']:>7} {j['new']:>7} {j['duplicate']:>6} {j['rejected']:>5} "
+            f"{j['job_id']:>5} {j['status']:11} {j['total']:>7} {j['new']:>7} {j['duplicate']:>6} {j['rejected']:>5} "
             f"{j['labeled']:>8} {j['failed']:>6} {j['pending']:>8}  {j['source']}"
         )
         for r in (j.get("report") or {}).get("rejected", [])[:50]:
