@@ -276,7 +276,7 @@ def enqueue_feeds(
     if not report.total:
         if report.interrupted:
             return report
-        raise InputError(f"no rows in {name}: nothing to enqueue")
+        raise InputError(f"no rows in {name}: nothing enqueued, no job made")
     with sessions.begin() as session:
         if not report.job_id:  # rejected rows only: the job keeps their reasons
             report.job_id = create_job(
@@ -291,9 +291,13 @@ def enqueue_feeds(
         )
         job.report = make_job_report(report.rejected_rows, report.notes)
         job.status = "interrupted" if report.interrupted else "running"
-        session.flush()
+    # Finished in a transaction of its own, after the status is committed: a worker
+    # that wrote the last predictions while the job was still enqueuing left it
+    # open, and its predictions are committed before this looks (one transaction
+    # for both could miss them while the worker missed the new status).
+    with sessions.begin() as session:
         finish_jobs_if_done(session, [report.job_id])
-        report.status = job.status
+        report.status = session.get_one(Job, report.job_id).status
     if progress:
         progress(report)
     if report.broker_error and not report.interrupted:

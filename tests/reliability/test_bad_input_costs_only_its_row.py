@@ -222,3 +222,28 @@ def test_files_without_a_single_good_row_end_in_one_line_and_a_non_zero_exit(
     assert queued_ids(service) == []
     open_jobs = service.sql("SELECT id, status FROM jobs WHERE status IN ('queued', 'running')")
     assert open_jobs == []
+
+
+@pytest.mark.slow
+def test_a_feed_with_no_rows_at_all_is_one_line_exit_2_and_leaves_no_job(
+    service: Service, tmp_path: Path
+) -> None:
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text("id,title,text\n", encoding="utf-8")
+    no_items = tmp_path / "no_items.rss"
+    no_items.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>quiet</title>'
+        "<link>https://example.com/</link><description>nothing today</description>"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    blank_lines = tmp_path / "blank_lines.jsonl"  # past the first 4 KiB: not "empty" at once
+    blank_lines.write_text("\n" * 5000, encoding="utf-8")
+    seen = {}
+    for path in (header_only, no_items, blank_lines):
+        result = enqueue(service, path)
+        seen[path.name] = assert_one_line_error(result, "no rows in", path.name)
+        assert result.returncode == 2 and result.stdout == ""
+    print("\nFAULT feeds without rows: " + "; ".join(f"{k} -> {v!r}" for k, v in seen.items()))
+    assert service.sql("SELECT id FROM jobs") == []
+    assert stored_texts(service) == [] and queued_ids(service) == []
