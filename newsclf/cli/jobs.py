@@ -248,7 +248,9 @@ def wait_for_job(
     todo = current["labeled"] + current["failed"] + current["pending"]
     with progress_bar(todo, f"job {job_id}") as bar:
         done = 0
-        while current["pending"] > 0:
+        # Until finished, not only until nothing is pending: a worker's last predictions
+        # can commit between the finish check and the read, and the job is done next poll.
+        while current["pending"] > 0 or current["status"] in ("queued", "running"):
             if timeout and time.monotonic() - started > timeout:
                 from newsclf.errors import NewsclfError
 
