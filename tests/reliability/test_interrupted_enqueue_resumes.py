@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -154,4 +156,75 @@ def test_with_the_broker_down_enqueue_says_so_at_once_and_a_signal_ends_its_retr
         later = service.cli("reconcile", "--json")
         assert later.returncode == 0, later.stderr
         assert json.loads(later.stdout.strip().splitlines()[-1])["republished"] == len(stored)
+        assert queued_ids(redis_url) == stored
+
+
+@pytest.mark.slow
+def test_a_second_signal_exits_at_once_and_rolls_back_the_chunk_being_stored(
+    pg_url: str, tiny_artifact: Path, tmp_path: Path
+) -> None:
+    """The feed is a pipe; once the first chunk is stored, the test holds a lock on
+    the job's row, so the next chunk's transaction waits. A first SIGTERM cannot end
+    that wait; a second one exits at once: the waiting chunk is rolled back, the
+    committed one stays with its counts, the job is left ``enqueuing``, and
+    ``reconcile`` queues its articles once Redis has lost them."""
+    with own_redis_db() as redis_url:
+        service = make_service(pg_url, redis_url, tiny_artifact, tmp_path)
+        lines = generated_feed(tmp_path / "rows.csv", 1000).read_text(encoding="utf-8")
+        header_and_rows = lines.splitlines(keepends=True)
+        feed = tmp_path / "feed.csv"
+        os.mkfifo(feed)
+        enqueue = subprocess.Popen(
+            newsclf_cmd("enqueue", str(feed)), env=service.env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        with open(feed, "w", encoding="utf-8") as pipe, psycopg.connect(pg_url) as lock:
+            pipe.writelines(header_and_rows[:101])  # the first chunk (64 rows) and a few
+            pipe.flush()
+            wait_for(lambda: service.sql("SELECT id FROM jobs WHERE total = 64"), "chunk 1")
+            lock.execute("SELECT id FROM jobs FOR UPDATE")  # held until the rollback below
+            # Past the second chunk's end (row 192), and less than a pipe's buffer: the
+            # test must not block on a reader that waits for the test's lock.
+            pipe.writelines(header_and_rows[101:251])
+            pipe.flush()
+            wait_for(
+                lambda: service.sql(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                ),
+                "the next chunk's transaction to wait for the job's row",
+            )
+            enqueue.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the first one is taken in; the enqueue still waits
+            assert enqueue.poll() is None
+            enqueue.send_signal(signal.SIGTERM)
+            _, err = enqueue.communicate(timeout=120)
+            lock.rollback()
+        wait_for(
+            lambda: not service.sql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            ),
+            "the killed enqueue's transaction to end",
+        )
+        print(f"\nFAULT two SIGTERMs at enqueue: exit {enqueue.returncode}; {err.strip()!r}")
+        assert enqueue.returncode == 143 and "Traceback" not in err
+        assert err.strip().splitlines() == [
+            "SIGTERM again: exiting at once; rows not committed yet are rolled back, what was "
+            "stored stays; run the same command again to resume"
+        ]
+        [job] = service.sql(
+            "SELECT j.status, j.total, j.new, "
+            "(SELECT count(*) FROM job_articles ja WHERE ja.job_id = j.id) AS articles FROM jobs j"
+        )
+        stored = sorted(r.id for r in service.sql("SELECT id FROM articles"))
+        assert (job.status, job.total, job.new, job.articles, len(stored)) == (
+            "enqueuing", 64, 64, 64, 64,
+        )  # fmt: skip
+        assert queued_ids(redis_url) == stored
+
+        redis.Redis.from_url(redis_url).delete("classify")  # Redis loses the messages
+        later = service.cli("reconcile", "--json")
+        assert later.returncode == 0, later.stderr
+        assert json.loads(later.stdout.strip().splitlines()[-1])["republished"] == 64
         assert queued_ids(redis_url) == stored
