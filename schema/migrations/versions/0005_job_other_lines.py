@@ -7,8 +7,7 @@ Jobs enqueued before this revision have no such rows (their repeats and
 rejected lines stay absent from their exports).
 
 Revision ID: 0005
-Revises: 0003 (0004, the job interruption work, is on another branch: when both
-are merged, this one revises 0004)
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
