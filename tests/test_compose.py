@@ -59,16 +59,26 @@ def test_every_newsclf_service_runs_a_real_command_with_valid_options(
 
 def test_compose_environment_names_only_real_settings(compose: dict[str, Any]) -> None:
     fields = {f"NEWSCLF_{name.upper()}" for name in Settings.model_fields}
+    named = 0
     for name, service in compose["services"].items():
         for key in service.get("environment") or {}:
             if key.startswith("NEWSCLF_"):
                 assert key in fields, f"{name}: {key} is not a setting"
+                named += 1
+    assert named, "compose sets no NEWSCLF_ setting at all: nothing was checked"
+    for name in ("worker", "beat", "migrate"):
+        environment = compose["services"][name].get("environment") or {}
+        assert {"NEWSCLF_DATABASE_URL", "NEWSCLF_BROKER_URL"} <= set(environment), name
 
 
 def test_ports_are_bound_to_loopback_and_secrets_are_required(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+            # The host port is configurable, for hosts that already run PostgreSQL or Redis.
+            assert re.fullmatch(r"127\.0\.0\.1:\$\{NEWSCLF_\w+_PORT:-\d+\}:\d+", str(port)), (
+                f"{name}: host port of {port} is not ${{NEWSCLF_..._PORT:-default}}"
+            )
         for key, value in (service.get("environment") or {}).items():
             if "PASSWORD" in key:
                 assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", str(value)), (
