@@ -26,6 +26,9 @@ DEFAULT_DATABASE_URL = "sqlite:///newsclf.db"
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
 """Redis on this machine, database 0."""
 
+DEFAULT_METRICS_PORT = 9464
+"""Prometheus' customary exporter port; each process on one host needs a port of its own."""
+
 DEFAULT_TRAIN_DATA = "../shared/data/bbc-text.csv"
 """Where the BBC News file lies in this project's setup (relative to the cwd)."""
 
@@ -108,6 +111,18 @@ class Settings(BaseSettings):
     retrain_seed: int = Field(42, description="seed of the held-out split (the same every run)")
     retrain_stale_s: float = Field(
         6 * 3600.0, gt=0, description="a retraining 'running' longer than this is presumed dead"
+    )
+    metrics_port: int = Field(
+        DEFAULT_METRICS_PORT,
+        ge=0,
+        le=65535,
+        description="port of a worker's or beat's /metrics, /livez, /readyz (0: off; one per process)",
+    )
+    queue_limit: int = Field(
+        0, ge=0, description="most articles waiting in the classify queue; enqueue waits (0: none)"
+    )
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="worker and beat logs: text, or json per line"
     )
     user: str = Field(
         "",

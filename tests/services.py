@@ -37,6 +37,8 @@ def service_env(
         NEWSCLF_RELOAD_INTERVAL_S="0.5",
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
+        # Off unless a test asks: workers of parallel tests would race for one port.
+        NEWSCLF_METRICS_PORT="0",
     )
     env.update({f"NEWSCLF_{k.upper()}": str(v) for k, v in extra.items()})
     return env

@@ -17,6 +17,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from newsclf.settings import Settings, get_settings
+from worker.logs import install as install_log_format
 from worker.messages import CLASSIFY_QUEUE, TASK_QUEUES, TRAIN_QUEUE
 
 __all__ = ["CLASSIFY_QUEUE", "TRAIN_QUEUE", "app", "make_app"]
@@ -61,6 +62,7 @@ def make_app(settings: Settings) -> Celery:
     )
     app.conf.beat_schedule = beat_schedule(settings)
     app.conf.newsclf_settings = settings
+    install_log_format(settings.log_format)
     return app
 
 

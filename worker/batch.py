@@ -41,6 +41,7 @@ from newsclf.settings import Settings
 from schema.models import Article, Job, JobArticle, Prediction
 from schema.store import finish_jobs_if_done, insert_predictions, job_is_open, one_of
 from worker.active_model import ActiveModel
+from worker.metrics import Metrics, NoMetrics
 from worker.retry import retry_db
 
 log = logging.getLogger("newsclf.worker")
@@ -89,8 +90,10 @@ class Classifier:
         *,
         settings: Settings,
         text_hook: Callable[[str], str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
+        self.metrics = metrics or NoMetrics()
         self.model = model
         self.batch_size = settings.batch_size
         self.max_attempts = settings.max_attempts
@@ -139,6 +142,7 @@ class Classifier:
         retry_db(lambda: self._finish_jobs(ids), what="finish jobs")
         outcome.timed("finish", t)
         outcome.timed("wall", called)  # less than the steps' sum: the model overlaps the rest
+        self.metrics.merged_batch(seconds=outcome.seconds["wall"], failed=outcome.failed)
         return outcome
 
     def warm_up(self) -> Any:
@@ -147,6 +151,7 @@ class Classifier:
         if predictor is not self._warm:
             self._model_threads.submit(_predict, predictor, [np.array([2], dtype=np.int32)]).result()
             self._warm = predictor
+            self.metrics.model_loaded(predictor.version)
         return predictor
 
     # -- steps -------------------------------------------------------------
@@ -279,7 +284,11 @@ class Classifier:
             "inserted": inserted,
         }
         outcome.batches.append(line)
-        log.info("batch %s", " ".join(f"{k}={v}" for k, v in line.items()))
+        log.info("batch %s", " ".join(f"{k}={v}" for k, v in line.items()), extra={"fields": line})
+        labels = predictor.labels  # type: ignore[attr-defined]
+        self.metrics.model_batch(
+            str(line["model_version"]), labels, probs, padded_length=padded, seconds=seconds
+        )
 
     def _run_alone(
         self, predictor: object, items: list[Claimed], batch_id: str, outcome: Outcome

@@ -36,6 +36,10 @@ re-established with the connection's 4 s timeout and then given up, whatever
 the policy says. So the connection is ensured first, with this backoff."""
 
 
+PUBLISHED_HEADER = "newsclf_published"
+"""Message header: when it was published (Unix seconds), for the queue-wait metric only."""
+
+
 class Stop(Protocol):
     """Anything that says whether to stop waiting (``worker.enqueue.StopFlag``)."""
 
@@ -106,6 +110,7 @@ class CeleryPublisher:
                     "newsclf.classify",
                     kwargs={"article_ids": [int(i) for i in article_ids]},
                     queue=CLASSIFY_QUEUE,
+                    headers={PUBLISHED_HEADER: time.time()},
                     producer=self._producer,
                     retry=True,
                     retry_policy={"max_retries": 1, **PUBLISH_RETRY},

@@ -19,12 +19,13 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from celery.exceptions import WorkerShutdown
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from newsclf.lifetime import lives_until_exit
 from newsclf.settings import Settings
@@ -47,6 +48,51 @@ def _text_hook(spec: str) -> Callable[[str], str] | None:
 
 
 @functools.cache
+def sessions() -> Any:
+    """This process's session factory (engine made once, on first use)."""
+    from schema.db import make_engine, session_factory
+
+    return session_factory(make_engine(_settings.database_url))
+
+
+@functools.cache
+def metrics() -> Any:
+    """This process's metrics (``worker.metrics``), the queue depth read at each scrape."""
+    from worker.backpressure import queued_articles
+    from worker.metrics import Metrics
+    from worker.probes import broker_client
+
+    client = broker_client(_settings.broker_url)
+    return Metrics(queue_depth=lambda: queued_articles(client, task_chunk=_settings.task_chunk))
+
+
+_heartbeat: Any = None
+"""This worker's ``worker.heartbeat.Heartbeat`` once it started (None before)."""
+
+
+@worker_init.connect
+def _serve_probes(sender: Any = None, **_: Any) -> None:
+    """Metrics and probes on NEWSCLF_METRICS_PORT (``/readyz`` 503 until the model is
+    warm), and the heartbeat ``newsclf status`` reads, before the model loads."""
+    global _heartbeat
+    from worker.heartbeat import Heartbeat
+    from worker.probes import Probes, broker_client, service_check
+
+    if _settings.metrics_port:
+        check = service_check(sessions(), _settings.broker_url)
+        Probes(metrics(), check=check, needs_model=True).serve(_settings.metrics_port)
+    name = getattr(sender, "hostname", None) or "worker"
+    _heartbeat = Heartbeat(broker_client(_settings.broker_url), str(name))
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
+
+
+@functools.cache
 def classifier() -> Any:
     """This process's Classifier: engine, sessions and model made once, on first use."""
     # TensorFlow and Keras live as long as the worker. Models load after the
@@ -55,17 +101,16 @@ def classifier() -> Any:
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
 
-        from schema.db import make_engine, session_factory
         from worker.active_model import ActiveModel
         from worker.batch import Classifier, configure_tensorflow
 
     configure_tensorflow(_settings.tf_threads)  # before TensorFlow runs anything
-    sessions = session_factory(make_engine(_settings.database_url))
     return Classifier(
-        sessions,
-        ActiveModel(sessions, _settings),
+        sessions(),
+        ActiveModel(sessions(), _settings),
         settings=_settings,
         text_hook=_text_hook(_settings.text_hook),
+        metrics=metrics() if _settings.metrics_port else None,
     )
 
 
@@ -87,7 +132,9 @@ def _load_model_at_start(**_: Any) -> None:
         if not retry_db(_has_tables, what="start"):
             log.error("%s", NO_TABLES)
             raise WorkerShutdown(1)
-        classifier().warm_up()
+        version = classifier().warm_up().version
+        if _heartbeat is not None:
+            _heartbeat.model_version = version
     except ShuttingDown:
         from celery.worker import state
 
@@ -118,6 +165,10 @@ def classify(requests: list[Any]) -> str | None:
     for request in requests:
         ids.extend(request.kwargs.get("article_ids", ()))
     batch_id = uuid.uuid4().hex[:12]
+    if _settings.metrics_port:
+        _observe_queue_waits(requests)
+    if _heartbeat is not None:
+        _heartbeat.busy(len(ids))
     try:
         outcome = classifier().classify(ids, batch_id=batch_id)
     except ShuttingDown:  # stopping while the database is away: another worker takes them
@@ -130,19 +181,40 @@ def classify(requests: list[Any]) -> str | None:
             len(ids),
         )
         return None
+    finally:
+        if _heartbeat is not None:
+            _heartbeat.idle()
+    if _heartbeat is not None:
+        _heartbeat.model_version = outcome.version
+    fields = {
+        "batch_id": batch_id,
+        "messages": len(requests),
+        "articles": outcome.requested,
+        "inserted": outcome.inserted,
+        "skipped": outcome.skipped,
+        "failed": outcome.failed,
+        "model_version": outcome.version,
+        "seconds": outcome.seconds,
+    }
     log.info(
-        "merged batch_id=%s messages=%d articles=%d inserted=%d skipped=%d failed=%d model_version=%s"
-        " seconds=%s",
-        batch_id,
-        len(requests),
-        outcome.requested,
-        outcome.inserted,
-        outcome.skipped,
-        outcome.failed,
-        outcome.version,
-        outcome.seconds,
+        "merged %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields}
     )
     return None
+
+
+def _observe_queue_waits(requests: list[Any]) -> None:
+    """How long each message waited, from its publish time (a header) to now."""
+    from worker.publish import PUBLISHED_HEADER
+
+    now = time.time()
+    waits, sizes = [], []
+    for request in requests:
+        published = (getattr(request, "request_dict", None) or {}).get(PUBLISHED_HEADER)
+        if isinstance(published, int | float) and not isinstance(published, bool):
+            waits.append(now - float(published))
+            sizes.append(len(request.kwargs.get("article_ids", ())))
+    if waits:
+        metrics().queue_waits(waits, sizes)
 
 
 @app.task(name="newsclf.reconcile", acks_late=False)

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("newsclf.cli.feedback", "review"),
     "relabel": ("newsclf.cli.feedback", "relabel"),
     "retrain": ("newsclf.cli.feedback", "retrain"),
+    "health": ("newsclf.cli.ops", "health"),
 }
 
 

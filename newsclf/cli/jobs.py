@@ -302,6 +302,8 @@ def worker(queues: str, loglevel: str, hostname: str | None, beat: bool) -> None
         "--without-mingle",
     ]
     argv += ["-n", hostname or f"newsclf-{os.getpid()}@%h"]
+    if settings().log_format == "json":  # no banner: every line of the log is JSON
+        argv.insert(0, "--quiet")
     if beat:
         argv.append("--beat")
     # app.worker_main(argv), but keeping the worker's exit code (worker_main drops it):
@@ -479,7 +481,9 @@ def beat(loglevel: str, schedule_file: str | None) -> None:
       NEWSCLF_RETRAIN_CRONTAB="0 3 * * 1" newsclf beat
     """
     from worker.app import app
+    from worker.probes import serve_beat_probes
 
+    serve_beat_probes(settings())
     path = schedule_file or str(settings().models_dir / "celerybeat-schedule")
     settings().models_dir.mkdir(parents=True, exist_ok=True)
     app.Beat(loglevel=loglevel, schedule=path).run()

@@ -52,6 +52,7 @@ def run(
     from worker.batch import Classifier, configure_tensorflow
     from worker.embedded import EmbeddedQueue
     from worker.enqueue import enqueue_feeds
+    from worker.probes import serve_embedded_probes
 
     config = settings()
     for feed in feeds:  # before anything slow: a typo should not cost a training run
@@ -69,7 +70,8 @@ def run(
         _train_first(factory, train_data or config.train_data, quiet=as_json)
 
     configure_tensorflow(config.tf_threads)  # too late (logged) if a training run came first
-    classifier = Classifier(factory, ActiveModel(factory, config), settings=config)
+    metrics = serve_embedded_probes(config, factory)
+    classifier = Classifier(factory, ActiveModel(factory, config), settings=config, metrics=metrics)
     with progress_bar(0, "reading") as bar:
 
         def progress(report: Any) -> None:
