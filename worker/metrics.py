@@ -25,6 +25,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The Prometheus text format's content type."""
@@ -103,7 +104,8 @@ class BulkHistogram(Collector):
 
 
 def _bound(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """A bucket's ``le`` as prometheus_client writes it (``1.0``, ``0.25``)."""
+    return str(floatToGoString(float(value)))
 
 
 class Metrics:
