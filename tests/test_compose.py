@@ -217,3 +217,19 @@ def test_the_init_script_makes_a_role_that_owns_the_database_and_nothing_more(
                 conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
                 conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def test_worker_and_beat_are_healthy_only_when_their_readyz_says_so(
+    compose: dict[str, Any],
+) -> None:
+    from newsclf.settings import DEFAULT_METRICS_PORT
+
+    for name in ("worker", "beat"):
+        service = compose["services"][name]
+        port = int((service.get("environment") or {}).get("NEWSCLF_METRICS_PORT", DEFAULT_METRICS_PORT))
+        assert port, f"{name}: NEWSCLF_METRICS_PORT=0 turns off the port its healthcheck asks"
+        check = service["healthcheck"]["test"]
+        assert check[0] == "CMD", name
+        assert f"http://127.0.0.1:{port}/readyz" in " ".join(check), name
+        # urlopen raises on a 503, so the check fails while the worker is not ready.
+        assert "urlopen(" in " ".join(check), name
