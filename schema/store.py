@@ -352,21 +352,25 @@ class Progress:
 def job_progress(session: Session, job_ids: Sequence[int]) -> dict[int, Progress]:
     """Progress of each job in ``job_ids`` (a job with no articles: all zeros).
 
-    One aggregate query: the job_articles primary key finds a job's articles and
-    the (article_id, model_version) unique index answers "has a prediction"."""
+    One aggregate query: the job_articles primary key finds a job's articles, the
+    (article_id, model_version) unique index answers "has a prediction" and the
+    articles primary key "has failed", each a lookup per article of these jobs (no
+    join the planner could turn into a scan of a whole table)."""
     ids = list(dict.fromkeys(job_ids))
     progress = {job_id: Progress(job_id, 0, 0, 0) for job_id in ids}
     if not ids:
         return progress
     labeled = exists().where(Prediction.article_id == JobArticle.article_id)
+    failed = exists().where(
+        Article.id == JobArticle.article_id, Article.failed_reason.is_not(None)
+    )
     query = (
         select(
             JobArticle.job_id,
             func.count(),
             func.sum(case((labeled, 1), else_=0)),
-            func.sum(case((and_(~labeled, Article.failed_reason.is_not(None)), 1), else_=0)),
+            func.sum(case((and_(~labeled, failed), 1), else_=0)),
         )
-        .join(Article, Article.id == JobArticle.article_id)
         .where(JobArticle.job_id.in_(ids))
         .group_by(JobArticle.job_id)
     )

@@ -103,11 +103,14 @@ def jobs_status(
     session: Session, *, limit: int = 10, job_ids: Sequence[int] | None = None
 ) -> list[dict[str, Any]]:
     """The newest ``limit`` jobs, or the jobs of ``job_ids`` (those that exist), newest
-    first, with live progress: counted for these jobs only, however many came before."""
+    first, with progress: a finished job's counts as stored when it finished, an
+    unfinished job's counted live over its own articles only (index lookups), so the
+    cost follows the open jobs, never the size of the tables."""
     query = select(Job).order_by(Job.id.desc())
     query = query.where(Job.id.in_(list(job_ids))) if job_ids is not None else query.limit(limit)
     jobs = session.scalars(query).all()
-    progress = job_progress(session, [j.id for j in jobs]) if jobs else {}
+    unfinished = [j.id for j in jobs if j.finished_at is None]
+    progress = job_progress(session, unfinished) if unfinished else {}
     out = []
     for job in jobs:
         p = progress.get(job.id)

@@ -349,7 +349,9 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
     from newsclf.errors import InputError
     from schema.models import Job
     from worker.app import app
-    from worker.publish import queue_depth
+    from worker.backpressure import queued_articles
+    from worker.heartbeat import read_heartbeats
+    from worker.messages import CLASSIFY_QUEUE
     from worker.results import jobs_status, model_status
 
     with factory() as session:
@@ -361,26 +363,54 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
         model = model_status(session)
     snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}
     try:
-        snapshot["queue_depth"] = queue_depth(app)
-        replies = app.control.inspect(timeout=0.5).ping() or {}
-        snapshot["workers"] = sorted(replies)
+        # Heartbeats, not a ping: a worker busy with a long batch answers no ping in time.
+        with app.connection_for_read() as conn:
+            client = conn.default_channel.client
+            snapshot["queue_depth"] = int(client.llen(CLASSIFY_QUEUE))
+            snapshot["queued_articles"] = queued_articles(client, task_chunk=settings().task_chunk)
+            snapshot["workers"] = _workers(read_heartbeats(client))
     except Exception as exc:  # noqa: BLE001 - status still shows the database side
         snapshot["broker_error"] = str(exc).splitlines()[0]
     return snapshot
 
 
+def _workers(heartbeats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each live worker: name, ``busy`` (for how long, with how many articles) or ``idle``."""
+    now = time.time()
+    return [
+        {
+            "name": h.get("name"),
+            "state": h.get("state"),
+            "busy_s": round(now - h["busy_since"], 1) if h.get("busy_since") else None,
+            "articles": h.get("articles", 0),
+            "model_version": h.get("model_version"),
+        }
+        for h in heartbeats
+    ]
+
+
+def _shown_worker(w: dict[str, Any]) -> str:
+    if w["state"] == "busy":
+        return f"{w['name']} (busy {w['busy_s']:.0f}s, {w['articles']} articles)"
+    return f"{w['name']} (idle)"
+
+
 def _print_status(s: dict[str, Any]) -> None:
     model = s["model"]
+    accuracy = model and model["accuracy"]
     click.echo(
-        f"active model: {model['version']} (accuracy {model['accuracy']})"
+        f"active model: {model['version']} "
+        f"(accuracy {f'{accuracy:.1%}' if accuracy is not None else 'unknown'})"
         if model
         else "active model: none"
     )
     if "broker_error" in s:
         click.echo(f"broker: unreachable ({s['broker_error']})")
     else:
+        workers = ", ".join(_shown_worker(w) for w in s["workers"]) or "none seen"
         click.echo(
-            f"queue depth: {s['queue_depth']}   workers: {', '.join(s['workers']) or 'none seen'}"
+            f"queue depth: {s['queue_depth']} messages (<= {s['queued_articles']} articles)"
+            f"   workers: {workers}"
         )
     click.echo(
         f"{'job':>5} {'status':11} {'total':>7} {'new':>7} {'dup':>6} {'rej':>5} "
