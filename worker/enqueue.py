@@ -263,6 +263,11 @@ def enqueue_feeds(
                 storing.result()
             if chunk:  # the rest; after a stop, the rows read so far
                 writer.submit(store, chunk, report.rejected).result()
+        # Under NEWSCLF_QUEUE_LIMIT the publisher held what did not fit: published now,
+        # as room appears, while the job is still enqueuing (reconcile leaves it alone).
+        drain = getattr(publisher, "drain", None)
+        if drain is not None and report.job_id:
+            drain(job_id=report.job_id, stop=stop.is_set if stop is not None else lambda: False)
     except BaseException:
         if report.job_id:  # stored chunks stay (their counts with them); say it stopped
             with contextlib.suppress(Exception), sessions.begin() as session:

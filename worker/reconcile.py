@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,8 @@ class ReconcileReport:
     republished: int = 0
     in_flight: int = 0
     finished: list[int] = field(default_factory=list)
+    held_back: int = 0
+    """Articles not published because the queue was at ``NEWSCLF_QUEUE_LIMIT``."""
 
 
 def _ids_in_payload(payload: Any) -> Iterator[int]:
@@ -78,9 +80,18 @@ def _missing(session: Session, job_ids: Iterable[int], version: str) -> list[int
 
 
 def reconcile(
-    *, sessions: sessionmaker[Session], publisher: Publisher, in_flight: set[int], chunk: int = 64
+    *,
+    sessions: sessionmaker[Session],
+    publisher: Publisher,
+    in_flight: set[int],
+    chunk: int = 64,
+    has_room: Callable[[], bool] = lambda: True,
 ) -> ReconcileReport:
-    """Re-publish what unfinished jobs still miss; finish the jobs that are done."""
+    """Re-publish what unfinished jobs still miss; finish the jobs that are done.
+
+    Publishes only while ``has_room()`` (``NEWSCLF_QUEUE_LIMIT``): the rest is
+    ``held_back`` and published by a later run (it is still missing then, and not in
+    flight, so each article goes out once)."""
     report = ReconcileReport(in_flight=len(in_flight))
     with sessions.begin() as session:
         # An interrupted job's stored articles are labeled like any other's (its enqueue
@@ -95,6 +106,9 @@ def reconcile(
         todo = _missing(session, report.jobs, active.version) if active and report.jobs else []
     todo = [i for i in todo if i not in in_flight]
     for i in range(0, len(todo), chunk):
+        if not has_room():
+            report.held_back = len(todo) - i
+            break
         publisher.publish(todo[i : i + chunk])
-    report.republished = len(todo)
+        report.republished += len(todo[i : i + chunk])
     return report

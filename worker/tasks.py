@@ -220,17 +220,24 @@ def _observe_queue_waits(requests: list[Any]) -> None:
 @app.task(name="newsclf.reconcile", acks_late=False)
 def reconcile_task() -> dict[str, Any]:
     """Beat's periodic reconcile: re-publish what the database says is missing."""
+    from worker.backpressure import has_room
     from worker.publish import CeleryPublisher
     from worker.reconcile import in_flight_ids, reconcile
 
     with app.connection_for_read() as conn:
         in_flight = in_flight_ids(conn.default_channel.client)
     with CeleryPublisher(app) as publisher:
-        report = reconcile(sessions=classifier().sessions, publisher=publisher, in_flight=in_flight)
+        report = reconcile(
+            sessions=classifier().sessions,
+            publisher=publisher,
+            in_flight=in_flight,
+            has_room=has_room(_settings),
+        )
     log.info(
-        "reconcile jobs=%s republished=%d in_flight=%d finished=%s",
+        "reconcile jobs=%s republished=%d held_back=%d in_flight=%d finished=%s",
         report.jobs,
         report.republished,
+        report.held_back,
         report.in_flight,
         report.finished,
     )

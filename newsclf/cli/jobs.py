@@ -70,6 +70,7 @@ def enqueue(
       newsclf enqueue stories.csv --column text=story --column title=heading
     """
     from worker.app import app
+    from worker.backpressure import limited
     from worker.enqueue import StopFlag, enqueue_feeds
     from worker.publish import CeleryPublisher
 
@@ -87,11 +88,14 @@ def enqueue(
         def unreachable(message: str) -> None:
             click.echo(f"note: {message}", err=True)
 
+        def waiting(note: str) -> None:
+            click.echo(f"\nnote: {note}", err=True)
+
         with CeleryPublisher(app, stop=stop, on_unreachable=unreachable) as publisher:
             report = enqueue_feeds(
                 list(feeds),
                 sessions=factory,
-                publisher=publisher,
+                publisher=limited(publisher, settings(), on_wait=waiting),
                 settings=settings(),
                 source_name=source_name,
                 progress=progress,
@@ -349,7 +353,7 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
     from newsclf.errors import InputError
     from schema.models import Job
     from worker.app import app
-    from worker.backpressure import queued_articles
+    from worker.backpressure import held_by_job, queued_articles
     from worker.heartbeat import read_heartbeats
     from worker.messages import CLASSIFY_QUEUE
     from worker.results import jobs_status, model_status
@@ -369,6 +373,9 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
             snapshot["queue_depth"] = int(client.llen(CLASSIFY_QUEUE))
             snapshot["queued_articles"] = queued_articles(client, task_chunk=settings().task_chunk)
             snapshot["workers"] = _workers(read_heartbeats(client))
+            held = held_by_job(client)
+        for job in jobs:
+            job["unpublished"] = held.get(job["job_id"], 0)
     except Exception as exc:  # noqa: BLE001 - status still shows the database side
         snapshot["broker_error"] = str(exc).splitlines()[0]
     return snapshot
@@ -421,6 +428,11 @@ def _print_status(s: dict[str, Any]) -> None:
             f"{j['job_id']:>5} {j['status']:11} {j['total']:>7} {j['new']:>7} {j['duplicate']:>6} {j['rejected']:>5} "
             f"{j['labeled']:>8} {j['failed']:>6} {j['pending']:>8}  {j['source']}"
         )
+        if j.get("unpublished"):
+            click.echo(
+                f"      {j['unpublished']} stored articles wait for room in the queue "
+                "(NEWSCLF_QUEUE_LIMIT) before they are published"
+            )
         for r in (j.get("report") or {}).get("rejected", [])[:50]:
             click.echo(f"      rejected line {r['line']}: {r['reason']}")
         for n in (j.get("report") or {}).get("notes", [])[:50]:
@@ -479,6 +491,7 @@ def reconcile(as_json: bool) -> None:
       newsclf reconcile
     """
     from worker.app import app
+    from worker.backpressure import has_room
     from worker.publish import CeleryPublisher
     from worker.reconcile import in_flight_ids
     from worker.reconcile import reconcile as run_reconcile
@@ -487,7 +500,9 @@ def reconcile(as_json: bool) -> None:
     with app.connection_for_read() as conn:
         in_flight = in_flight_ids(conn.default_channel.client)
     with CeleryPublisher(app) as publisher:
-        report = run_reconcile(sessions=factory, publisher=publisher, in_flight=in_flight)
+        report = run_reconcile(
+            sessions=factory, publisher=publisher, in_flight=in_flight, has_room=has_room(settings())
+        )
     if as_json:
         echo_json(report.__dict__)
     else:
@@ -495,6 +510,11 @@ def reconcile(as_json: bool) -> None:
             f"{len(report.jobs)} unfinished jobs; re-queued {report.republished} articles "
             f"({report.in_flight} in flight); finished jobs {report.finished or 'none'}"
         )
+        if report.held_back:
+            click.echo(
+                f"{report.held_back} more held back: the queue is at NEWSCLF_QUEUE_LIMIT "
+                "(the next reconcile publishes them)"
+            )
 
 
 @click.command()
