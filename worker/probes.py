@@ -181,8 +181,9 @@ def serve_beat_probes(settings: Any) -> None:
 
 def serve_embedded_probes(settings: Any, sessions: Any) -> Metrics | None:
     """``newsclf run``'s port: its metrics (no queue: the queue is in-process), ``/livez``,
-    ``/readyz`` (model warm, database answers). None when ``metrics_port`` is 0."""
-    if not settings.metrics_port:
+    ``/readyz`` (model warm, database answers). Only when NEWSCLF_METRICS_PORT is set
+    (a one-off command opens no port by default) and not 0; else None."""
+    if "metrics_port" not in settings.model_fields_set or not settings.metrics_port:
         return None
     metrics = Metrics()
     check = service_check(sessions, None)
