@@ -39,9 +39,11 @@ class LimitedPublisher:
 
     ``publish`` never waits: what does not fit is held (ids only, in order), so
     the enqueue goes on storing rows. ``drain`` then publishes the held messages
-    as room appears, each once; the caller drains before its job can be seen by
-    ``reconcile``, so nothing is published twice. While it waits, ``drain`` says
-    so once (``on_wait``) and keeps the held count in Redis for ``status``."""
+    as room appears, each once, and says once that it waits (``on_wait``). While
+    it holds any, a key with a time to live (``HELD_PREFIX`` + job id, renewed)
+    holds the count: ``status`` shows it, and ``reconcile`` leaves that job to
+    this enqueue, so nothing is published twice; if the enqueue dies, the key
+    expires and ``reconcile`` publishes what it held."""
 
     def __init__(
         self,
@@ -65,11 +67,25 @@ class LimitedPublisher:
     def __getattr__(self, name: str) -> Any:  # messages, ... of the wrapped publisher
         return getattr(self.publisher, name)
 
+    job_id: int | None = None
+
+    def bind_job(self, job_id: int) -> None:
+        """The job whose messages this publisher holds (its Redis key says so)."""
+        self.job_id = job_id
+
     def publish(self, article_ids: Sequence[int]) -> None:
         ids = [int(i) for i in article_ids]
         self._held.append(ids)
         self.held_articles += len(ids)
         self._release()
+        if self._held:
+            self._say_held()
+
+    def _say_held(self) -> None:
+        """Renew the job's held count in Redis: ``status`` shows it, ``reconcile`` leaves
+        the job to this enqueue while the key lives."""
+        if self.job_id is not None:
+            self.client.set(f"{HELD_PREFIX}{self.job_id}", self.held_articles, ex=HELD_TTL_S)
 
     def _release(self) -> None:
         """Publish held messages, oldest first, while the queue is under the limit."""
@@ -83,13 +99,13 @@ class LimitedPublisher:
         """Wait until every held message is published (or ``stop()``: they stay stored,
         and ``reconcile`` publishes them once the job is over)."""
         said = False
-        key = f"{HELD_PREFIX}{job_id}"
+        self.job_id = job_id
         try:
             while True:
                 self._release()
                 if not self._held or stop():
                     return
-                self.client.set(key, self.held_articles, ex=HELD_TTL_S)
+                self._say_held()
                 if not said and self.on_wait is not None:
                     said = True
                     self.on_wait(
@@ -99,7 +115,7 @@ class LimitedPublisher:
                     )
                 time.sleep(self.poll_s)
         finally:
-            self.client.delete(key)
+            self.client.delete(f"{HELD_PREFIX}{job_id}")
 
 
 def limited(publisher: Any, settings: Any, *, on_wait: Callable[[str], None] | None = None) -> Any:

@@ -360,6 +360,8 @@ def _store_and_publish(
     if report.broker_error:  # the broker stayed down: store the rest, reconcile queues it
         report.unqueued += len(todo)
         return
+    if hasattr(publisher, "bind_job"):  # a LimitedPublisher: which job it holds back for
+        publisher.bind_job(job_id)
     for i in range(0, len(todo), settings.task_chunk):
         try:
             publisher.publish(todo[i : i + settings.task_chunk])

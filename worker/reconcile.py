@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,12 +86,14 @@ def reconcile(
     in_flight: set[int],
     chunk: int = 64,
     has_room: Callable[[], bool] = lambda: True,
+    held: Collection[int] = (),
 ) -> ReconcileReport:
     """Re-publish what unfinished jobs still miss; finish the jobs that are done.
 
     Publishes only while ``has_room()`` (``NEWSCLF_QUEUE_LIMIT``): the rest is
     ``held_back`` and published by a later run (it is still missing then, and not in
-    flight, so each article goes out once)."""
+    flight, so each article goes out once). Jobs in ``held`` are left alone: their
+    enqueue is alive and publishes what it holds back (``worker.backpressure``)."""
     report = ReconcileReport(in_flight=len(in_flight))
     with sessions.begin() as session:
         # An interrupted job's stored articles are labeled like any other's (its enqueue
@@ -101,7 +103,7 @@ def reconcile(
             session.scalars(select(Job.id).where(or_(job_is_open(), Job.status == "enqueuing")))
         )
         report.finished = finish_jobs_if_done(session, open_jobs) if open_jobs else []
-        report.jobs = [j for j in open_jobs if j not in report.finished]
+        report.jobs = [j for j in open_jobs if j not in report.finished and j not in held]
         active = active_model_version(session)
         todo = _missing(session, report.jobs, active.version) if active and report.jobs else []
     todo = [i for i in todo if i not in in_flight]

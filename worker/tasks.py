@@ -220,18 +220,20 @@ def _observe_queue_waits(requests: list[Any]) -> None:
 @app.task(name="newsclf.reconcile", acks_late=False)
 def reconcile_task() -> dict[str, Any]:
     """Beat's periodic reconcile: re-publish what the database says is missing."""
-    from worker.backpressure import has_room
+    from worker.backpressure import has_room, held_by_job
     from worker.publish import CeleryPublisher
     from worker.reconcile import in_flight_ids, reconcile
 
     with app.connection_for_read() as conn:
         in_flight = in_flight_ids(conn.default_channel.client)
+        held = held_by_job(conn.default_channel.client)  # their enqueue publishes them
     with CeleryPublisher(app) as publisher:
         report = reconcile(
             sessions=classifier().sessions,
             publisher=publisher,
             in_flight=in_flight,
             has_room=has_room(_settings),
+            held=held,
         )
     log.info(
         "reconcile jobs=%s republished=%d held_back=%d in_flight=%d finished=%s",

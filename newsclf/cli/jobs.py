@@ -352,10 +352,10 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
     from newsclf.errors import InputError
     from schema.models import Job
-    from worker.app import app
     from worker.backpressure import held_by_job, queued_articles
     from worker.heartbeat import read_heartbeats
     from worker.messages import CLASSIFY_QUEUE
+    from worker.probes import broker_client
     from worker.results import jobs_status, model_status
 
     with factory() as session:
@@ -368,12 +368,11 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
     snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}
     try:
         # Heartbeats, not a ping: a worker busy with a long batch answers no ping in time.
-        with app.connection_for_read() as conn:
-            client = conn.default_channel.client
-            snapshot["queue_depth"] = int(client.llen(CLASSIFY_QUEUE))
-            snapshot["queued_articles"] = queued_articles(client, task_chunk=settings().task_chunk)
-            snapshot["workers"] = _workers(read_heartbeats(client))
-            held = held_by_job(client)
+        client = broker_client(settings().broker_url)
+        snapshot["queue_depth"] = int(client.llen(CLASSIFY_QUEUE))
+        snapshot["queued_articles"] = queued_articles(client, task_chunk=settings().task_chunk)
+        snapshot["workers"] = _workers(read_heartbeats(client))
+        held = held_by_job(client)
         for job in jobs:
             job["unpublished"] = held.get(job["job_id"], 0)
     except Exception as exc:  # noqa: BLE001 - status still shows the database side
@@ -491,7 +490,7 @@ def reconcile(as_json: bool) -> None:
       newsclf reconcile
     """
     from worker.app import app
-    from worker.backpressure import has_room
+    from worker.backpressure import has_room, held_by_job
     from worker.publish import CeleryPublisher
     from worker.reconcile import in_flight_ids
     from worker.reconcile import reconcile as run_reconcile
@@ -499,9 +498,14 @@ def reconcile(as_json: bool) -> None:
     factory = sessions()
     with app.connection_for_read() as conn:
         in_flight = in_flight_ids(conn.default_channel.client)
+        held = held_by_job(conn.default_channel.client)  # their enqueue publishes them
     with CeleryPublisher(app) as publisher:
         report = run_reconcile(
-            sessions=factory, publisher=publisher, in_flight=in_flight, has_room=has_room(settings())
+            sessions=factory,
+            publisher=publisher,
+            in_flight=in_flight,
+            has_room=has_room(settings()),
+            held=held,
         )
     if as_json:
         echo_json(report.__dict__)
