@@ -121,6 +121,11 @@ def test_readiness_flips_after_warm_up_and_a_job_shows_in_the_metrics_and_json_l
     assert m["newsclf_queue_depth"] == [({}, 0.0)]
     assert m["newsclf_articles_failed_total"] == [({}, 0.0)]
 
+    # status lists the worker from its heartbeat, idle now, serving the version.
+    [seen] = json.loads(cli(env, "status", "--json").stdout)["workers"]
+    assert seen["name"].startswith("w0-") and seen["state"] == "idle"
+    assert seen["model_version"] == version["version"]
+
     # Every line the worker logged is one JSON object; the batch lines carry their fields.
     worker.stop()
     lines = [ln for ln in worker.log().splitlines() if ln.strip() and not not_python(ln)]
