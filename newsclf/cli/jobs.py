@@ -540,4 +540,5 @@ def beat(loglevel: str, schedule_file: str | None) -> None:
     serve_beat_probes(settings())
     path = schedule_file or str(settings().models_dir / "celerybeat-schedule")
     settings().models_dir.mkdir(parents=True, exist_ok=True)
-    app.Beat(loglevel=loglevel, schedule=path).run()
+    # JSON logs: no banner, so every line is one object.
+    app.Beat(loglevel=loglevel, schedule=path, quiet=settings().log_format == "json").run()
