@@ -335,18 +335,27 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
     Example:
       newsclf status --watch
     """
+    from newsclf.cli.watch import Rates
+
     factory = sessions()
-    while True:
-        snapshot = _snapshot(factory, limit=limit, job_id=job_id)
-        if as_json:
-            echo_json(snapshot)
-        else:
-            if watch:
-                click.clear()
-            _print_status(snapshot)
+    rates = Rates()
+    try:
+        while True:
+            snapshot = _snapshot(factory, limit=limit, job_id=job_id)
+            if as_json:
+                echo_json(snapshot)
+            else:
+                if watch:
+                    click.clear()
+                _print_status(snapshot, rates=rates.update(snapshot["jobs"]) if watch else None)
+            if not watch:
+                return
+            time.sleep(1.0)
+    except KeyboardInterrupt:  # Ctrl-C is how a watch ends: no "Aborted.", exit 0
         if not watch:
-            return
-        time.sleep(1.0)
+            raise
+
+
 
 
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
@@ -401,7 +410,10 @@ def _shown_worker(w: dict[str, Any]) -> str:
     return f"{w['name']} (idle)"
 
 
-def _print_status(s: dict[str, Any]) -> None:
+def _print_status(s: dict[str, Any], rates: dict[int, float] | None = None) -> None:
+    """The status table; with ``rates`` (``--watch``), a progress bar and rate per job."""
+    from newsclf.cli.watch import job_progress_line
+
     model = s["model"]
     accuracy = model and model["accuracy"]
     click.echo(
@@ -427,6 +439,8 @@ def _print_status(s: dict[str, Any]) -> None:
             f"{j['job_id']:>5} {j['status']:11} {j['total']:>7} {j['new']:>7} {j['duplicate']:>6} {j['rejected']:>5} "
             f"{j['labeled']:>8} {j['failed']:>6} {j['pending']:>8}  {j['source']}"
         )
+        if rates is not None:
+            click.echo(job_progress_line(j, rates.get(j["job_id"])))
         if j.get("unpublished"):
             click.echo(
                 f"      {j['unpublished']} stored articles wait for room in the queue "
