@@ -110,6 +110,9 @@ class Job(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     model_version: Mapped[str | None] = mapped_column(String)
     """The version active when the job was enqueued."""
+    label_version: Mapped[str | None] = mapped_column(String)
+    """The version whose predictions count as this job's progress (a relabel job's);
+    None: a prediction by any version does (migration 0006)."""
     report: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     """Rejected rows (line, reason) and notes; capped at ``store.REPORT_MAX_ENTRIES``."""
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
@@ -161,6 +164,14 @@ class ModelVersion(Base):
             postgresql_where=sql_text("is_active"),
             sqlite_where=sql_text("is_active"),
         ),
+        # At most one shadow version (migration 0006).
+        Index(
+            "uq_model_versions_shadow",
+            "is_shadow",
+            unique=True,
+            postgresql_where=sql_text("is_shadow"),
+            sqlite_where=sql_text("is_shadow"),
+        ),
     )
 
     version: Mapped[str] = mapped_column(String, primary_key=True)
@@ -176,6 +187,10 @@ class ModelVersion(Base):
     is_active: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sql_text("false")
     )
+    is_shadow: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_text("false")
+    )
+    """Workers also score new articles with this version, under its own name."""
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
@@ -259,6 +274,8 @@ class Feedback(Base):
     label: Mapped[str] = mapped_column(String)
     source: Mapped[str] = mapped_column(String(16))
     """How the label came in: ``cli`` (``newsclf label``) or ``csv`` (``label --csv``)."""
+    strategy: Mapped[str | None] = mapped_column(String(16))
+    """The review strategy that surfaced the article (``newsclf review --strategy``), if any."""
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
@@ -307,3 +324,18 @@ class TrainingRun(Base):
     """``{"challenger": {...}, "champion": {...}, "holdout": {...}}`` on the same held-out set."""
     decision: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DriftCheck(Base):
+    """One ``newsclf report``'s verdict on its latest day: the drift score and whether
+    it passed ``drift_threshold`` (``newsclf status`` shows the newest)."""
+
+    __tablename__ = "drift_checks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+    model_version: Mapped[str | None] = mapped_column(String)
+    day: Mapped[str | None] = mapped_column(String(10))
+    score: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)

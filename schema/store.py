@@ -222,9 +222,14 @@ def create_job(
     source: str | None,
     model_version: str | None = None,
     status: str = "queued",
+    label_version: str | None = None,
 ) -> Job:
-    """A new job (flushed, so its id is known); ``enqueuing`` while its feed is stored."""
-    job = Job(source=source, model_version=model_version, status=status)
+    """A new job (flushed, so its id is known); ``enqueuing`` while its feed is stored;
+    ``label_version``: only that version's predictions count as its progress (see
+    ``job_progress``)."""
+    job = Job(
+        source=source, model_version=model_version, label_version=label_version, status=status
+    )
     session.add(job)
     session.flush()
     return job
@@ -340,13 +345,23 @@ class Progress:
     job_id: int
     total: int
     labeled: int
-    """Articles with a prediction (by any model version)."""
+    """Articles with a prediction: by the job's ``label_version`` when it has one (a
+    relabel job), else by any model version."""
     failed: int
     """Articles given up on (``failed_reason`` set) and not labeled."""
 
     @property
     def pending(self) -> int:
         return self.total - self.labeled - self.failed
+
+
+def job_article_labeled() -> Any:
+    """SQL: a job's article (``JobArticle`` joined to ``Job``) has the prediction the job
+    waits for: by the job's ``label_version`` if set, else by any version."""
+    return exists().where(
+        Prediction.article_id == JobArticle.article_id,
+        or_(Job.label_version.is_(None), Prediction.model_version == Job.label_version),
+    )
 
 
 def job_progress(session: Session, job_ids: Sequence[int]) -> dict[int, Progress]:
@@ -360,7 +375,7 @@ def job_progress(session: Session, job_ids: Sequence[int]) -> dict[int, Progress
     progress = {job_id: Progress(job_id, 0, 0, 0) for job_id in ids}
     if not ids:
         return progress
-    labeled = exists().where(Prediction.article_id == JobArticle.article_id)
+    labeled = job_article_labeled()
     failed = exists().where(
         Article.id == JobArticle.article_id, Article.failed_reason.is_not(None)
     )
@@ -371,6 +386,7 @@ def job_progress(session: Session, job_ids: Sequence[int]) -> dict[int, Progress
             func.sum(case((labeled, 1), else_=0)),
             func.sum(case((and_(~labeled, failed), 1), else_=0)),
         )
+        .join(Job, Job.id == JobArticle.job_id)  # its label_version, by primary key
         .where(JobArticle.job_id.in_(ids))
         .group_by(JobArticle.job_id)
     )

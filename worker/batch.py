@@ -39,7 +39,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.settings import Settings
 from schema.models import Article, Job, JobArticle, Prediction
-from schema.store import finish_jobs_if_done, insert_predictions, job_is_open, one_of
+from schema.store import (
+    finish_jobs_if_done,
+    insert_predictions,
+    job_article_labeled,
+    job_is_open,
+    one_of,
+)
 from worker.active_model import ActiveModel
 from worker.metrics import Metrics, NoMetrics
 from worker.retry import retry_db
@@ -425,12 +431,13 @@ def _predict(predictor: Any, seqs: list[np.ndarray]) -> tuple[np.ndarray, float]
 
 
 def _has_pending(session: Session, job_id: int) -> bool:
-    """Whether a job still has an article with no prediction that has not failed."""
-    labeled = exists().where(Prediction.article_id == JobArticle.article_id)
+    """Whether a job still has an article without the prediction it waits for that has
+    not failed."""
     first = session.scalar(
         select(JobArticle.article_id)
         .join(Article, Article.id == JobArticle.article_id)
-        .where(JobArticle.job_id == job_id, ~labeled, Article.failed_reason.is_(None))
+        .join(Job, Job.id == JobArticle.job_id)
+        .where(JobArticle.job_id == job_id, ~job_article_labeled(), Article.failed_reason.is_(None))
         .order_by(JobArticle.article_id.desc())
         .limit(1)
     )

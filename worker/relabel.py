@@ -78,7 +78,9 @@ def relabel(
         matched = matching_articles(session, since=since, source=source)
         filters = [f"since {since:%Y-%m-%d}" if since else "", f"source {source}" if source else ""]
         name = "relabel" + "".join(f", {f}" for f in filters if f)
-        job = create_job(session, source=name, model_version=active.version)
+        job = create_job(
+            session, source=name, model_version=active.version, label_version=active.version
+        )
         report = RelabelReport(job_id=job.id, model_version=active.version, matched=len(matched))
         for start in range(0, len(matched), ID_CHUNK):
             chunk = matched[start : start + ID_CHUNK]

@@ -1,0 +1,64 @@
+"""Helpers shared by the model-operations tests (shadow, compare, report, review,
+job progress): a migrated database with the tiny model registered, articles stored,
+and the real in-process Classifier (a plain module, imported by name)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "registry"))
+
+from registry_support import bbc_rows, clone_artifact  # noqa: E402
+
+from newsclf.settings import Settings  # noqa: E402
+
+__all__ = ["bbc_rows", "clone_artifact", "Database", "version_of"]
+
+
+def version_of(artifact: Path) -> str:
+    return str(json.loads((artifact / "MANIFEST.json").read_text())["version"])
+
+
+class Database:
+    """A migrated database, its sessions and the settings of in-process workers."""
+
+    def __init__(self, url: str, models_dir: Path) -> None:
+        from schema.db import make_engine, session_factory, upgrade
+
+        upgrade(url)
+        self.engine = make_engine(url)
+        self.sessions = session_factory(self.engine)
+        self.settings = Settings(
+            database_url=url, models_dir=models_dir, reload_interval_s=0, batch_size=16
+        )
+
+    def register(self, artifact: Path, *, activate: bool = True) -> str:
+        from newsclf.registry import register_artifact
+
+        with self.sessions.begin() as session:
+            return register_artifact(session, artifact, activate=activate).version
+
+    def store(self, rows: list[dict[str, Any]]) -> list[int]:
+        from schema.store import upsert_articles
+
+        with self.sessions.begin() as session:
+            return [i for i, _ in upsert_articles(session, rows)]
+
+    def classifier(self) -> Any:
+        """The worker's Classifier with the real ActiveModel (and shadow, when set)."""
+        from worker.active_model import ActiveModel
+        from worker.batch import Classifier
+
+        return Classifier(self.sessions, ActiveModel(self.sessions, self.settings), settings=self.settings)
+
+    def sql(self, query: str, **params: Any) -> list[Any]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return list(conn.execute(text(query), params).all())
+
+    def close(self) -> None:
+        self.engine.dispose()
