@@ -49,6 +49,7 @@ from schema.store import (
 from worker.active_model import ActiveModel
 from worker.metrics import Metrics, NoMetrics
 from worker.retry import retry_db
+from worker.shadow import ShadowModel
 
 log = logging.getLogger("newsclf.worker")
 
@@ -76,6 +77,9 @@ class Outcome:
     skipped: int = 0  # already labeled by this version, or already failed
     failed: int = 0
     version: str = ""
+    stored: set[int] = field(default_factory=set)  # ids the active model labeled in this call
+    shadow_version: str = ""
+    shadow_inserted: int = 0
     batches: list[dict[str, float | int | str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went, by step, and "wall"
 
@@ -97,10 +101,13 @@ class Classifier:
         settings: Settings,
         text_hook: Callable[[str], str] | None = None,
         metrics: Metrics | None = None,
+        shadow: Any = None,
     ) -> None:
         self.sessions = sessions
         self.metrics = metrics or NoMetrics()
         self.model = model
+        self.shadow = shadow if shadow is not None else ShadowModel(sessions, settings)
+        self._shadow_warm: Any = None
         self.batch_size = settings.batch_size
         self.max_attempts = settings.max_attempts
         self.text_hook = text_hook
@@ -130,6 +137,9 @@ class Classifier:
         suspects = [c for c in claimed if c.attempts > 1]
 
         self._run_pipelined(predictor, fresh, batch_id, outcome)
+        t = time.perf_counter()
+        self._score_shadow([c for c in fresh if c.id in outcome.stored], version, batch_id, outcome)
+        outcome.timed("shadow", t)
         # Suspects were delivered before and never finished: maybe one of them
         # kills its worker. Smaller groups each delivery, alone on the last, so
         # a poison article ends up sinking only itself.
@@ -159,6 +169,41 @@ class Classifier:
             self._warm = predictor
             self.metrics.model_loaded(predictor.version)
         return predictor
+
+    def _score_shadow(
+        self, items: list[Claimed], active: str, batch_id: str, outcome: Outcome
+    ) -> None:
+        """The shadow version's predictions for the articles the active model just
+        labeled, stored under its version. Whatever fails here is logged and dropped:
+        the active model's labels are already stored, and the shadow never costs them."""
+        predictor = self.shadow.current() if items else None
+        if predictor is None or predictor.version == active:
+            return
+        outcome.shadow_version = predictor.version
+        try:
+            if predictor is not self._shadow_warm:
+                self._model_threads.submit(_predict, predictor, [np.array([2], np.int32)]).result()
+                self._shadow_warm = predictor
+            ranked = sorted(items, key=lambda item: len(item.text))
+            groups = [ranked[i : i + self.batch_size] for i in range(0, len(ranked), self.batch_size)]
+            running = [
+                (g, self._model_threads.submit(_predict, predictor, predictor.encode(self._texts(g))))
+                for g in groups
+            ]
+            for group, future in running:
+                probs, _ = future.result()
+                rows = self._rows(predictor, group, probs, batch_id)
+                outcome.shadow_inserted += retry_db(lambda rows=rows: self._write(rows), what="write")
+            log.info(
+                "shadow batch_id=%s model_version=%s size=%d inserted=%d",
+                batch_id, predictor.version, len(items), outcome.shadow_inserted,
+            )
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("shadow model %s failed on batch %s", predictor.version, batch_id)
+
+    def _texts(self, group: list[Claimed]) -> list[str]:
+        hook = self.text_hook
+        return [hook(item.text) if hook is not None else item.text for item in group]
 
     # -- steps -------------------------------------------------------------
 
@@ -278,6 +323,7 @@ class Classifier:
         inserted = retry_db(lambda: self._write(rows), what="write predictions")
         outcome.timed("write", t)
         outcome.inserted += inserted
+        outcome.stored.update(item.id for item in group)
         longest = max((len(item.ids) for item in group if item.ids is not None), default=1)
         padded = predictor.padded_length(longest)  # type: ignore[attr-defined]
         line = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, null, select, union_all
+from sqlalchemy import case, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
@@ -37,16 +37,23 @@ RESULT_FIELDS = (
 
 
 def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator[dict[str, Any]]:
-    """One row per input line of a job, in line order (streamed): each article with its
-    newest prediction; a repeat of an earlier line with that line (``repeat_of_line``)
-    and the same article; a rejected line with its reason (status ``rejected``).
+    """One row per input line of a job, in line order (streamed): each article with the
+    active model's prediction, else its newest (a shadow version's predictions do not
+    replace the active model's); a repeat of an earlier line with that line
+    (``repeat_of_line``) and the same article; a rejected line with its reason (status
+    ``rejected``).
 
     ``line`` is the record's number in its feed (``worker.ingest``); a job of several
     feeds has one line 1 per feed."""
     if session.get(Job, job_id) is None:
         raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
+    active = active_model_version(session)
+    by_active = case((Prediction.model_version == (active.version if active else None), Prediction.id))
     newest = (
-        select(Prediction.article_id, func.max(Prediction.id).label("pid"))
+        select(
+            Prediction.article_id,
+            func.coalesce(func.max(by_active), func.max(Prediction.id)).label("pid"),
+        )
         .join(JobArticle, JobArticle.article_id == Prediction.article_id)
         .where(JobArticle.job_id == job_id)
         .group_by(Prediction.article_id)

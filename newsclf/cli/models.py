@@ -170,3 +170,87 @@ def history_(limit: int, as_json: bool) -> None:
     for r in rows:
         until = r["deactivated_at"] or "now"
         click.echo(f"{r['version']}  {r['activated_at']} .. {until}  by {r['by']}: {r['reason']}")
+
+
+@models.command()
+@click.argument("version", required=False)
+@click.option("--off", is_flag=True, help="Stop shadow scoring.")
+@_JSON
+def shadow(version: str | None, off: bool, as_json: bool) -> None:
+    """Score every new article with VERSION too, beside the active model.
+
+    Its predictions are stored under its own version; the view, job progress,
+    results and review keep showing the active model. Compare them with
+    `newsclf models compare`.
+
+    \b
+    Example:
+      newsclf models shadow 20261128-121530-3f9a1c
+      newsclf models shadow --off
+    """
+    from newsclf.errors import InputError
+    from newsclf.shadow import start_shadow, stop_shadow
+
+    if off == (version is not None):
+        raise InputError("give either VERSION or --off; see `newsclf models shadow --help`")
+    with sessions().begin() as session:
+        before = stop_shadow(session) if off else start_shadow(session, str(version))
+    row = {"shadow": None if off else version, "previous": before}
+    if as_json:
+        echo_json(row)
+    else:
+        click.echo(f"shadow: {row['shadow'] or 'off'} (was {before or 'none'})")
+
+
+@models.command()
+@click.argument("a")
+@click.argument("b")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only articles stored at or after DATE (UTC).",
+)
+@_JSON
+def compare(a: str, b: str, since: Any, as_json: bool) -> None:
+    """Compare versions A and B on the articles both scored.
+
+    Agreement, the confusion between their labels, each one's accuracy on the
+    articles with feedback labels, and their mean confidence.
+
+    \b
+    Example:
+      newsclf models compare 20261128-121530-3f9a1c 20261201-090000-77aa01 --since 2026-12-01
+    """
+    import datetime as dt
+
+    from newsclf.compare import compare_versions
+
+    when = since.replace(tzinfo=dt.UTC) if since is not None else None
+    with sessions()() as session:
+        figures = compare_versions(session, a, b, since=when)
+    if as_json:
+        echo_json(figures)
+        return
+    click.echo(_compare_text(figures))
+
+
+def _compare_text(f: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f} %"
+
+    a, b = f["a"], f["b"]
+    lines = [
+        f"{f['articles']} articles scored by both; agreement {pct(f['agreement'])}",
+        f"mean confidence: {a} {f['mean_confidence'][a] or 0:.3f}, "
+        f"{b} {f['mean_confidence'][b] or 0:.3f}",
+        f"accuracy on {f['feedback_articles']} feedback labels: "
+        f"{a} {pct(f['accuracy_on_feedback'][a])}, {b} {pct(f['accuracy_on_feedback'][b])}",
+        f"confusion (rows: {a}, columns: {b}):",
+    ]
+    labels = list(f["confusion"])
+    width = max([len(x) for x in labels] + [6])
+    lines.append(" " * width + " " + " ".join(f"{x[:width]:>{width}}" for x in labels))
+    for la in labels:
+        cells = " ".join(f"{f['confusion'][la][lb]:>{width}}" for lb in labels)
+        lines.append(f"{la:<{width}} {cells}")
+    return "\n".join(lines)

@@ -11,11 +11,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "registry"))
 
-from registry_support import bbc_rows, clone_artifact  # noqa: E402
+from registry_support import (  # noqa: E402
+    bbc_rows,
+    clone_artifact,
+    last_json,
+    run_cli,
+    service_env,
+    wait_until,
+    write_feed,
+)
 
 from newsclf.settings import Settings  # noqa: E402
 
-__all__ = ["bbc_rows", "clone_artifact", "Database", "version_of"]
+__all__ = [
+    "Database", "bbc_rows", "clone_artifact", "last_json", "run_cli", "service_env",
+    "version_of", "wait_until", "write_feed",
+]
 
 
 def version_of(artifact: Path) -> str:
@@ -52,7 +63,8 @@ class Database:
         from worker.active_model import ActiveModel
         from worker.batch import Classifier
 
-        return Classifier(self.sessions, ActiveModel(self.sessions, self.settings), settings=self.settings)
+        model = ActiveModel(self.sessions, self.settings)
+        return Classifier(self.sessions, model, settings=self.settings)
 
     def sql(self, query: str, **params: Any) -> list[Any]:
         from sqlalchemy import text
