@@ -5,11 +5,13 @@ tells them which articles to label next::
         add_label(session, 17, "sport", source="cli")
         report = import_labels_csv(session, Path("labels.csv"))   # article_id,label
     with sessions() as session:
-        rows = review(session, threshold=0.6, limit=20)
+        rows = review(session, threshold=0.6, limit=20, strategy="diverse")
 
 A label must be one the active model knows (its output classes), so that a
 retrained challenger and the champion are scored on the same label set. One
-label per article: the last one given wins.
+label per article: the last one given wins. A label records the review strategy
+that last showed its article (``review_picks``), so each strategy's value can be
+measured: how many of its picks were labeled, and how often the model was wrong.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError, NoModelError
+from newsclf.sampling import STRATEGIES, entropy, margin, pick
 from schema.models import Article
-from schema.store import active_model_version, low_confidence_predictions, upsert_feedback
+from schema.review import picked_strategies, record_picks, review_candidates
+from schema.store import active_model_version, upsert_feedback
 
 CSV_COLUMNS = ("article_id", "label")
 """Header a bulk label file must have (other columns are ignored)."""
@@ -61,7 +65,11 @@ def add_label(session: Session, article_id: int, label: str, *, source: str = "c
         raise InputError(f"no article {article_id}")
     if label not in labels:
         raise InputError(f"unknown label {label!r}: the active model knows {', '.join(labels)}")
-    upsert_feedback(session, [{"article_id": article_id, "label": label, "source": source}])
+    strategy = picked_strategies(session, [article_id]).get(article_id)
+    upsert_feedback(
+        session,
+        [{"article_id": article_id, "label": label, "source": source, "strategy": strategy}],
+    )
 
 
 def import_labels_csv(session: Session, path: Path) -> LabelImport:
@@ -102,10 +110,14 @@ def import_labels_csv(session: Session, path: Path) -> LabelImport:
     for start in range(0, len(id_list), 1000):
         chunk = id_list[start : start + 1000]
         existing.update(session.scalars(select(Article.id).where(Article.id.in_(chunk))))
+    picked = picked_strategies(session, sorted(existing))
     rows = []
     for line, article_id, label in good:
         if article_id in existing:
-            rows.append({"article_id": article_id, "label": label, "source": "csv"})
+            strategy = picked.get(article_id)
+            rows.append(
+                {"article_id": article_id, "label": label, "source": "csv", "strategy": strategy}
+            )
         else:
             report.rejected.append({"line": line, "reason": f"no article {article_id}"})
     report.rejected.sort(key=lambda r: r["line"])
@@ -130,21 +142,46 @@ def _undecodable(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def review(session: Session, *, threshold: float, limit: int) -> list[dict[str, Any]]:
-    """The active model's least confident articles (under ``threshold``) with no
-    gold label yet, least confident first."""
+REVIEW_POOL = 5000
+"""Most candidates (the least confident under the threshold) a strategy ranks."""
+
+
+def review(
+    session: Session,
+    *,
+    threshold: float,
+    limit: int,
+    strategy: str = "confidence",
+    pool: int = REVIEW_POOL,
+) -> list[dict[str, Any]]:
+    """Articles of the active model under ``threshold`` with no gold label yet, picked
+    by ``strategy`` (``newsclf.sampling``) among the ``pool`` least confident; the
+    picks are recorded, so a label given later says which strategy surfaced it."""
     active = active_model_version(session)
     if active is None:
         raise NoModelError("no active model yet: nothing has a confidence to review")
-    return [
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown review strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
+    candidates = [
         {
             "article_id": r.article_id,
             "label": r.label,
             "confidence": r.confidence,
+            "probabilities": r.probabilities or {},
             "title": r.title,
             "source": r.source,
+            "day": r.ingested_at.date().isoformat() if r.ingested_at else None,
             "text": r.text,
-            "model_version": active.version,
         }
-        for r in low_confidence_predictions(session, active.version, threshold, limit)
+        for r in review_candidates(session, active.version, threshold=threshold, pool=pool)
     ]
+    rows = pick(candidates, strategy, limit=limit)
+    record_picks(session, {r["article_id"]: strategy for r in rows})
+    for r in rows:
+        r["text"] = r["text"][:200]
+        r["model_version"] = active.version
+        r["strategy"] = strategy
+        r["margin"] = margin(r["probabilities"])
+        r["entropy"] = entropy(r["probabilities"])
+        del r["probabilities"]
+    return rows

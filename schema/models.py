@@ -326,6 +326,23 @@ class TrainingRun(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+REVIEW_STRATEGIES = ("confidence", "margin", "entropy", "diverse")
+"""How ``newsclf review`` may pick articles (``newsclf.sampling``)."""
+
+
+class ReviewPick(Base):
+    """An article ``newsclf review`` showed, and the strategy that picked it (the last
+    one that did): a label given later records that strategy in ``feedback``."""
+
+    __tablename__ = "review_picks"
+
+    article_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    strategy: Mapped[str] = mapped_column(String(16))
+    picked_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
 class DriftCheck(Base):
     """One ``newsclf report``'s verdict on its latest day: the drift score and whether
     it passed ``drift_threshold`` (``newsclf status`` shows the newest)."""

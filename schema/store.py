@@ -557,8 +557,9 @@ def model_blob_sha256(session: Session, version: str) -> str | None:
 
 
 def upsert_feedback(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Store gold labels (``article_id``, ``label``, ``source``); one per article, the
-    last one wins (in ``rows`` and against what is stored). Returns the rows written."""
+    """Store gold labels (``article_id``, ``label``, ``source``, optional ``strategy``:
+    the review strategy that surfaced the article); one per article, the last one
+    wins (in ``rows`` and against what is stored). Returns the rows written."""
     last: dict[int, dict[str, Any]] = {}
     for row in rows:
         article_id = int(row["article_id"])
@@ -566,6 +567,7 @@ def upsert_feedback(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
             "article_id": article_id,
             "label": row["label"],
             "source": row["source"],
+            "strategy": row.get("strategy"),
         }
     if not last:
         return 0
@@ -581,6 +583,7 @@ def upsert_feedback(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         set_={
             "label": stmt.excluded.label,
             "source": stmt.excluded.source,
+            "strategy": stmt.excluded.strategy,
             "created_at": func.now(),
         },
     )
@@ -596,30 +599,3 @@ def feedback_examples(session: Session) -> list[tuple[int, str, str]]:
         .order_by(Feedback.article_id)
     )
     return [(int(a), str(t), str(label)) for a, t, label in session.execute(query)]
-
-
-def low_confidence_predictions(
-    session: Session, version: str, threshold: float, limit: int
-) -> list[Any]:
-    """Articles whose ``version`` prediction has confidence under ``threshold`` and no
-    feedback yet, least confident first: what an editor should label next."""
-    has_feedback = exists().where(Feedback.article_id == Prediction.article_id)
-    query = (
-        select(
-            Prediction.article_id,
-            Prediction.label,
-            Prediction.confidence,
-            Article.title,
-            Article.source,
-            func.substr(Article.text, 1, 200).label("text"),
-        )
-        .join(Article, Article.id == Prediction.article_id)
-        .where(
-            Prediction.model_version == version,
-            Prediction.confidence < threshold,
-            ~has_feedback,
-        )
-        .order_by(Prediction.confidence, Prediction.article_id)
-        .limit(limit)
-    )
-    return list(session.execute(query).all())

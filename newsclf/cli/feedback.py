@@ -68,20 +68,29 @@ def label(
 @click.option(
     "--threshold", type=float, default=None, help="Confidence under which [default: settings]."
 )
+@click.option(
+    "--strategy",
+    type=click.Choice(["confidence", "margin", "entropy", "diverse"]),
+    default="confidence",
+    show_default=True,
+    help="How to pick among the uncertain articles (see README, Review strategies).",
+)
 @_JSON
-def review(limit: int, threshold: float | None, as_json: bool) -> None:
-    """List the active model's least confident articles that have no label yet.
+def review(limit: int, threshold: float | None, strategy: str, as_json: bool) -> None:
+    """List uncertain articles of the active model that have no label yet.
+
+    The strategy that showed an article is recorded with the label given later.
 
     \b
     Example:
-      newsclf review --limit 10
+      newsclf review --limit 10 --strategy diverse
       newsclf label 1234 business        # then label what it shows
     """
     from newsclf.feedback import review as rows_to_review
 
     cutoff = settings().low_confidence if threshold is None else threshold
-    with sessions()() as session:
-        rows = rows_to_review(session, threshold=cutoff, limit=limit)
+    with sessions().begin() as session:
+        rows = rows_to_review(session, threshold=cutoff, limit=limit, strategy=strategy)
     if as_json:
         echo_json(rows)
         return
@@ -89,7 +98,10 @@ def review(limit: int, threshold: float | None, as_json: bool) -> None:
         click.echo(f"nothing to review: no unlabeled article under confidence {cutoff}")
     for r in rows:
         title = r["title"] or " ".join(r["text"].split())[:80]
-        click.echo(f"{r['article_id']:>8}  {r['confidence']:.3f}  {r['label']:<14} {title}")
+        where = f"{r['source'] or '-'} {r['day'] or ''}"
+        click.echo(
+            f"{r['article_id']:>8}  {r['confidence']:.3f}  {r['label']:<14} {where:<24} {title}"
+        )
 
 
 @click.command()

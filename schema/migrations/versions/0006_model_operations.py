@@ -1,5 +1,6 @@
 """Model operations: the shadow version, the version a job waits for, the review
-strategy behind a feedback label, and the drift checks ``newsclf report`` records.
+strategy behind a feedback label (and the articles review showed, by strategy),
+and the drift checks ``newsclf report`` records.
 
 Every change adds a nullable column (or one with a constant default) or a new
 table: ``ALTER TABLE ... ADD COLUMN`` on both databases, so SQLite rebuilds no
@@ -44,6 +45,19 @@ def upgrade() -> None:
     op.add_column("jobs", sa.Column("label_version", sa.String(), nullable=True))
     op.add_column("feedback", sa.Column("strategy", sa.String(16), nullable=True))
     op.create_table(
+        "review_picks",
+        sa.Column("article_id", BigId, nullable=False),
+        sa.Column("strategy", sa.String(16), nullable=False),
+        sa.Column("picked_at", Timestamp, server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("article_id", name="pk_review_picks"),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["articles.id"],
+            name="fk_review_picks_article_id_articles",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_table(
         "drift_checks",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("created_at", Timestamp, server_default=sa.func.now(), nullable=False),
@@ -58,6 +72,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("drift_checks")
+    op.drop_table("review_picks")
     op.drop_column("feedback", "strategy")
     op.drop_column("jobs", "label_version")
     op.drop_index("uq_model_versions_shadow", table_name="model_versions")
