@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     low_confidence: float = Field(
         0.6, ge=0, le=1, description="confidence under which review lists an article"
     )
+    drift_threshold: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="drift score (Jensen-Shannon distance) over which `report` flags a day",
+    )
     max_text_chars: int = Field(100_000, ge=1, description="longest text accepted at enqueue")
     long_text: str = Field(
         "truncate", pattern="^(truncate|reject)$", description="what to do with longer texts"

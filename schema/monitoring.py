@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from schema.models import Article, Feedback, Prediction
+from schema.models import Article, DriftCheck, Feedback, Prediction
 
 
 def _since(session: Session, since: dt.datetime | None) -> dt.datetime | None:
@@ -135,3 +135,24 @@ def texts_per_day(
     ranked = _filtered(session, ranked, since, source).subquery()
     query = select(ranked.c.day, ranked.c.text).where(ranked.c.n <= per_day).order_by(ranked.c.day)
     return [(str(d), str(t)) for d, t in session.execute(query)]
+
+
+def record_drift_check(
+    session: Session,
+    *,
+    model_version: str,
+    day: str | None,
+    score: float | None,
+    flagged: bool,
+    detail: dict[str, Any],
+) -> None:
+    """Keep one report's verdict on its latest day (``newsclf status`` shows the newest)."""
+    session.add(
+        DriftCheck(model_version=model_version, day=day, score=score, flagged=flagged, detail=detail)
+    )
+    session.flush()
+
+
+def latest_drift_check(session: Session) -> DriftCheck | None:
+    """The newest recorded drift check, if any."""
+    return session.scalars(select(DriftCheck).order_by(DriftCheck.id.desc()).limit(1)).first()

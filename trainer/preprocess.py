@@ -128,6 +128,20 @@ class Vocabulary:
             ids = ids[:max_length] if truncating == "post" else ids[-max_length:]
         return ids
 
+    def unknown_words(self, text: str) -> tuple[int, list[str]]:
+        """``(words, unknown)``: how many words of ``text`` the model reads (stop words
+        dropped, as ``tokenize``) and those the vocabulary does not know (its OOV ids)."""
+        tokens = tokenize(text)
+        return len(tokens), [w for w in tokens if w not in self.index]
+
+    def oov_rate(self, texts: Iterable[str]) -> float:
+        """Share of the words of ``texts`` that are out of the vocabulary (0.0 for none)."""
+        total = unknown = 0
+        for text in texts:
+            n, missing = self.unknown_words(text)
+            total, unknown = total + n, unknown + len(missing)
+        return unknown / total if total else 0.0
+
     def to_json(self) -> dict[str, object]:
         return {"oov_token": self.oov_token, "pad_id": PAD_ID, "oov_id": OOV_ID, "words": list(self.words)}
 

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "relabel": ("newsclf.cli.feedback", "relabel"),
     "retrain": ("newsclf.cli.feedback", "retrain"),
     "health": ("newsclf.cli.ops", "health"),
+    "report": ("newsclf.cli.report", "report"),
 }
 
 

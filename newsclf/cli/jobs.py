@@ -360,6 +360,7 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
 
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
     from newsclf.errors import InputError
+    from newsclf.report import drift_status
     from schema.models import Job
     from worker.backpressure import held_by_job, queued_articles
     from worker.heartbeat import read_heartbeats
@@ -374,7 +375,9 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
                 raise InputError(f"no job {job_id}: `newsclf status` lists the newest jobs")
             jobs[0]["report"] = session.get_one(Job, job_id).report
         model = model_status(session)
+        drift = drift_status(session)
     snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}
+    snapshot["drift"] = drift
     try:
         # Heartbeats, not a ping: a worker busy with a long batch answers no ping in time.
         client = broker_client(settings().broker_url)
@@ -422,6 +425,8 @@ def _print_status(s: dict[str, Any], rates: dict[int, float] | None = None) -> N
         if model
         else "active model: none"
     )
+    if s.get("drift"):
+        click.echo(f"drift: {s['drift']['line']}")
     if "broker_error" in s:
         click.echo(f"broker: unreachable ({s['broker_error']})")
     else:

@@ -72,5 +72,11 @@ class Database:
         with self.engine.connect() as conn:
             return list(conn.execute(text(query), params).all())
 
+    def sql_exec(self, query: str, **params: Any) -> None:
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            conn.execute(text(query), params)
+
     def close(self) -> None:
         self.engine.dispose()
