@@ -64,3 +64,25 @@ def compare_versions(
     figures = summarize(a, b, (r[1:] for r in rows))
     figures["since"] = since.isoformat() if since else None
     return figures
+
+
+def live_evidence(session: Session, champion: str | None) -> dict[str, Any]:
+    """What live traffic says, recorded with a retraining (``training_runs.metrics``,
+    key ``live``): the champion's accuracy on the feedback labels, and, when a shadow
+    version runs, its agreement and feedback accuracy against the champion."""
+    from schema.monitoring import feedback_agreement
+    from schema.shadow import shadow_version
+
+    if champion is None:
+        return {}
+    n, right = feedback_agreement(session, champion)
+    evidence: dict[str, Any] = {
+        "champion_feedback_articles": n,
+        "champion_feedback_accuracy": right / n if n else None,
+    }
+    shadow = shadow_version(session)
+    if shadow is not None and shadow != champion:
+        figures = compare_versions(session, champion, shadow)
+        figures.pop("confusion")
+        evidence["shadow"] = figures
+    return evidence

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from schema.models import Article, DriftCheck, Feedback, Prediction
@@ -156,3 +156,16 @@ def record_drift_check(
 def latest_drift_check(session: Session) -> DriftCheck | None:
     """The newest recorded drift check, if any."""
     return session.scalars(select(DriftCheck).order_by(DriftCheck.id.desc()).limit(1)).first()
+
+
+def feedback_agreement(session: Session, version: str) -> tuple[int, int]:
+    """``(articles with feedback that version scored, of which it labeled right)``."""
+    right = func.sum(case((Prediction.label == Feedback.label, 1), else_=0))
+    query = (
+        select(func.count(), right)
+        .select_from(Prediction)
+        .join(Feedback, Feedback.article_id == Prediction.article_id)
+        .where(Prediction.model_version == version)
+    )
+    n, ok = session.execute(query).one()
+    return int(n or 0), int(ok or 0)

@@ -151,6 +151,7 @@ def training_sets(settings: Settings, feedback: list[tuple[int, str, str]]) -> T
 def _run(
     sessions: sessionmaker[Session], settings: Settings, run_id: int, say: Callable[[str], Any]
 ) -> RetrainOutcome:
+    from newsclf.compare import live_evidence
     from newsclf.registry import local_artifact, register_artifact
     from trainer.data import read_labeled
     from trainer.model import ModelConfig
@@ -161,6 +162,7 @@ def _run(
         sets = training_sets(settings, feedback_examples(session))
         champion = active_model_version(session)
         champion_version = champion.version if champion else None
+        live = live_evidence(session, champion_version)  # recorded; the gate does not use it
         champion_path = (
             local_artifact(session, champion_version, settings.models_dir)
             if champion_version
@@ -200,6 +202,7 @@ def _run(
         "tolerance": settings.promotion_tolerance,
         "n_feedback_held_out": sets.n_feedback_held_out,
         "config": config.to_json(),
+        "live": live,
     }
     if champion_path is not None:
         metrics["champion"] = {"version": champion_version, **_score_model(champion_path, scored)}

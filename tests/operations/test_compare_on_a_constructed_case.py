@@ -81,3 +81,18 @@ def test_compare_since_leaves_out_older_articles_and_refuses_an_unknown_version(
         assert (f["articles"], f["agreement"], f["feedback_articles"]) == (4, 0.5, 2)
         with pytest.raises(InputError, match="unknown model version 'C'"):
             compare_versions(session, "A", "C")
+
+
+def test_a_retraining_records_the_champions_feedback_accuracy_and_the_shadows_figures(
+    sessions,
+) -> None:
+    from newsclf.compare import live_evidence
+    from schema.shadow import set_shadow_version
+
+    with sessions.begin() as session:
+        assert live_evidence(session, "A") == {
+            "champion_feedback_articles": 4, "champion_feedback_accuracy": 0.25,
+        }
+        set_shadow_version(session, "B")
+        shadow = live_evidence(session, "A")["shadow"]
+    assert (shadow["b"], shadow["articles"], shadow["agreement"]) == ("B", 5, pytest.approx(0.6))
