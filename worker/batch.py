@@ -49,7 +49,7 @@ from schema.store import (
 from worker.active_model import ActiveModel
 from worker.metrics import Metrics, NoMetrics
 from worker.retry import retry_db
-from worker.shadow import ShadowModel
+from worker.shadow import ShadowModel, ShadowScorer
 
 log = logging.getLogger("newsclf.worker")
 
@@ -106,8 +106,9 @@ class Classifier:
         self.sessions = sessions
         self.metrics = metrics or NoMetrics()
         self.model = model
-        self.shadow = shadow if shadow is not None else ShadowModel(sessions, settings)
-        self._shadow_warm: Any = None
+        self.shadow = ShadowScorer(
+            shadow if shadow is not None else ShadowModel(sessions, settings), settings.batch_size
+        )
         self.batch_size = settings.batch_size
         self.max_attempts = settings.max_attempts
         self.text_hook = text_hook
@@ -138,7 +139,14 @@ class Classifier:
 
         self._run_pipelined(predictor, fresh, batch_id, outcome)
         t = time.perf_counter()
-        self._score_shadow([c for c in fresh if c.id in outcome.stored], version, batch_id, outcome)
+        outcome.shadow_version, outcome.shadow_inserted = self.shadow.score(
+            [(c.id, self._text(c)) for c in fresh if c.id in outcome.stored],
+            active=version,
+            batch_id=batch_id,
+            submit=lambda p, seqs: self._model_threads.submit(_predict, p, seqs),
+            rows=self._rows,
+            write=lambda rows: retry_db(lambda: self._write(rows), what="write"),
+        )
         outcome.timed("shadow", t)
         # Suspects were delivered before and never finished: maybe one of them
         # kills its worker. Smaller groups each delivery, alone on the last, so
@@ -169,41 +177,6 @@ class Classifier:
             self._warm = predictor
             self.metrics.model_loaded(predictor.version)
         return predictor
-
-    def _score_shadow(
-        self, items: list[Claimed], active: str, batch_id: str, outcome: Outcome
-    ) -> None:
-        """The shadow version's predictions for the articles the active model just
-        labeled, stored under its version. Whatever fails here is logged and dropped:
-        the active model's labels are already stored, and the shadow never costs them."""
-        predictor = self.shadow.current() if items else None
-        if predictor is None or predictor.version == active:
-            return
-        outcome.shadow_version = predictor.version
-        try:
-            if predictor is not self._shadow_warm:
-                self._model_threads.submit(_predict, predictor, [np.array([2], np.int32)]).result()
-                self._shadow_warm = predictor
-            ranked = sorted(items, key=lambda item: len(item.text))
-            groups = [ranked[i : i + self.batch_size] for i in range(0, len(ranked), self.batch_size)]
-            running = [
-                (g, self._model_threads.submit(_predict, predictor, predictor.encode(self._texts(g))))
-                for g in groups
-            ]
-            for group, future in running:
-                probs, _ = future.result()
-                rows = self._rows(predictor, group, probs, batch_id)
-                outcome.shadow_inserted += retry_db(lambda rows=rows: self._write(rows), what="write")
-            log.info(
-                "shadow batch_id=%s model_version=%s size=%d inserted=%d",
-                batch_id, predictor.version, len(items), outcome.shadow_inserted,
-            )
-        except Exception:  # noqa: BLE001 - see the docstring
-            log.exception("shadow model %s failed on batch %s", predictor.version, batch_id)
-
-    def _texts(self, group: list[Claimed]) -> list[str]:
-        hook = self.text_hook
-        return [hook(item.text) if hook is not None else item.text for item in group]
 
     # -- steps -------------------------------------------------------------
 
@@ -297,9 +270,11 @@ class Classifier:
     def _encoded(self, predictor: object, item: Claimed) -> np.ndarray:
         """The article's token ids, computed once per call (the same preprocessing as training)."""
         if item.ids is None:
-            text = self.text_hook(item.text) if self.text_hook is not None else item.text
-            item.ids = predictor.encode([text])[0]  # type: ignore[attr-defined]
+            item.ids = predictor.encode([self._text(item)])[0]  # type: ignore[attr-defined]
         return item.ids
+
+    def _text(self, item: Claimed) -> str:
+        return self.text_hook(item.text) if self.text_hook is not None else item.text
 
     def _run_isolating(
         self, predictor: object, group: list[Claimed], batch_id: str, outcome: Outcome

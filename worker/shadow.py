@@ -1,4 +1,5 @@
-"""The shadow model a worker holds beside the active one (see ``newsclf.shadow``).
+"""The shadow model a worker holds beside the active one (see ``newsclf.shadow``),
+and how the Classifier scores with it.
 
 ``ShadowModel.current()`` is the shadow's Predictor or None; it never raises.
 At most every ``reload_interval_s`` it reads which version is shadow and loads
@@ -6,13 +7,21 @@ it the way ``ActiveModel`` loads the active one (fetched from the database if
 needed, verified). A shadow that cannot be loaded, or a database that cannot
 be asked, means no shadow for now, with one log line: the active model's
 labeling goes on whatever the shadow does.
+
+``ShadowScorer.score`` runs after the active model's predictions of a call are
+stored: the same articles, through the Classifier's model threads, written under
+the shadow's version; anything that fails there is logged and dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
+
+import numpy as np
 
 from worker.active_model import REFUSED_RETRY_S, ActiveModel
 
@@ -68,3 +77,58 @@ class ShadowModel(ActiveModel):
     def _drop(self, message: str, *, error: bool = True) -> None:
         (log.error if error else log.info)(message)
         self._predictor = None
+
+
+class ShadowScorer:
+    """Scores a call's labeled articles with the shadow version, if there is one."""
+
+    def __init__(self, model: Any, batch_size: int) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._warm: Any = None
+
+    def score(
+        self,
+        items: list[tuple[int, str]],
+        *,
+        active: str,
+        batch_id: str,
+        submit: Callable[[Any, list[np.ndarray]], Future[Any]],
+        rows: Callable[[Any, list[Any], np.ndarray, str], list[dict]],
+        write: Callable[[list[dict]], int],
+    ) -> tuple[str, int]:
+        """``(shadow version, predictions inserted)`` for ``(article id, text)`` items the
+        active model just labeled (``("", 0)``: no shadow, or the shadow is the active).
+        ``submit`` runs a model call, ``rows`` makes prediction rows, ``write`` stores them."""
+        predictor = self.model.current() if items else None
+        if predictor is None or predictor.version == active:
+            return "", 0
+        inserted = 0
+        try:
+            if predictor is not self._warm:
+                submit(predictor, [np.array([2], np.int32)]).result()
+                self._warm = predictor
+            ranked = sorted(items, key=lambda item: len(item[1]))
+            size = self.batch_size
+            groups = [ranked[i : i + size] for i in range(0, len(ranked), size)]
+            running = [(g, submit(predictor, predictor.encode([t for _, t in g]))) for g in groups]
+            for group, future in running:
+                probs, _ = future.result()
+                ids = [_Item(article_id) for article_id, _ in group]
+                inserted += write(rows(predictor, ids, probs, batch_id))
+            log.info(
+                "shadow batch_id=%s model_version=%s size=%d inserted=%d",
+                batch_id, predictor.version, len(items), inserted,
+            )
+        except Exception:  # noqa: BLE001 - see the module docstring
+            log.exception("shadow model %s failed on batch %s", predictor.version, batch_id)
+        return predictor.version, inserted
+
+
+class _Item:
+    """What ``Classifier._rows`` reads of an article: its id."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, article_id: int) -> None:
+        self.id = article_id
