@@ -7,7 +7,8 @@ input vocabulary drift, per day, from what it was trained on::
 
 Days are ingestion days. The training label distribution is ``label_counts`` of
 the artifact's ``data.json`` (else each class's test support in its metrics);
-the OOV baseline is the training texts' rate in ``data.json`` (``oov_rate``),
+the OOV baseline is the held-out test texts' rate in ``data.json`` (``oov_rate``:
+the vocabulary was fit on the others, so their own rate would be biased low),
 else the first day's of the report. OOV rates read up to ``TEXTS_PER_DAY``
 articles a day through the shared preprocessing and the artifact's vocabulary.
 Each report records its latest day's verdict in ``drift_checks``.

@@ -185,7 +185,7 @@ def train(
         "n_validation": len(val_set) if val_set else 0,
         "n_test": len(test_set),
         "label_counts": {label: fit_set.labels.count(label) for label in labels},
-        "oov_rate": vocab.oov_rate(fit_set.texts),  # the drift report's baseline
+        "oov_rate": vocab.oov_rate(test_set.texts),  # drift baseline; texts the vocab never saw
     }
     path = write_artifact(
         models_dir,
