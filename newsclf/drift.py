@@ -8,8 +8,8 @@ Scores are Jensen-Shannon distances (base 2): 0 for identical distributions, 1
 for distributions with no outcome in common, symmetric, defined when either side
 has zeros. A day's label distribution is compared with the training set's; its
 out-of-vocabulary rate, read as the two-outcome distribution (unknown word,
-known word), with the baseline rate. A day's drift score is the larger of the
-two, flagged when it passes ``settings.drift_threshold``.
+known word), with the baseline rate when it is higher. A day's drift score is
+the larger of the two, flagged when it passes ``settings.drift_threshold``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
 
 
 def oov_js(rate: float, baseline: float) -> float:
-    """``js_distance`` of (unknown, known) word shares at ``rate`` and at ``baseline``."""
+    """``js_distance`` of (unknown, known) word shares at ``rate`` and at ``baseline``;
+    0 when ``rate`` is not above the baseline (fewer unknown words is no drift to fear)."""
+    if rate <= baseline:
+        return 0.0
     return js_distance({"oov": rate, "known": 1 - rate}, {"oov": baseline, "known": 1 - baseline})
 
 
