@@ -2,7 +2,7 @@
 
 They are defined on first use, so importing trainer/ does not import Keras::
 
-    MaskedMax, WeightedMean, FirstIds = custom_layers()
+    MaskedMax, WeightedMean, FirstIds, HashedBigrams = custom_layers()
     register_custom_layers()        # before keras.models.load_model(..., safe_mode=True)
 
 Each one respects the padding mask so that a text's probabilities do not depend
@@ -14,9 +14,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
+from trainer.preprocess import OOV_ID
+
 
 @functools.cache
-def custom_layers() -> tuple[type, type, type]:
+def custom_layers() -> tuple[type, type, type, type]:
     """The custom layers, defined and registered on first use (importing this module
     does not import Keras). ``load_model(..., safe_mode=True)`` needs them registered."""
     import keras
@@ -88,7 +92,41 @@ def custom_layers() -> tuple[type, type, type]:
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "length": self.length}
 
-    return MaskedGlobalMaxPooling1D, WeightedMaskedMean, FirstIds
+    @keras.saving.register_keras_serializable(package="newsclf")
+    class HashedBigrams(layers.Layer):
+        """Ids ``(batch, time)`` -> bigram ids ``(batch, time - 1)``: each pair of neighbouring
+        known words hashed into ``1..buckets``; 0 (padding) where either is padding or OOV.
+        ``bigram_ids`` is the same function in numpy."""
+
+        def __init__(self, buckets: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.buckets = buckets
+
+        def call(self, ids: Any) -> Any:
+            left = ops.cast(ids[:, :-1], "int64")
+            right = ops.cast(ids[:, 1:], "int64")
+            hashed = ops.mod(left * BIGRAM_MULTIPLIER + right, self.buckets) + 1
+            known = ops.logical_and(left > OOV_ID, right > OOV_ID)
+            return ops.cast(ops.where(known, hashed, ops.zeros_like(hashed)), "int32")
+
+        def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+            return (shape[0], None if shape[1] is None else max(shape[1] - 1, 0))
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "buckets": self.buckets}
+
+    return MaskedGlobalMaxPooling1D, WeightedMaskedMean, FirstIds, HashedBigrams
+
+
+BIGRAM_MULTIPLIER = 1_000_003
+"""The bigram hash: ``(left * BIGRAM_MULTIPLIER + right) % buckets + 1`` (ids below 2**31)."""
+
+
+def bigram_ids(ids: np.ndarray, buckets: int) -> np.ndarray:
+    """``HashedBigrams`` in numpy, for one unpadded id sequence (the trainer's bigram IDF)."""
+    left, right = ids[:-1].astype(np.int64), ids[1:].astype(np.int64)
+    hashed = (left * BIGRAM_MULTIPLIER + right) % buckets + 1
+    return np.where((left > OOV_ID) & (right > OOV_ID), hashed, 0).astype(np.int32)
 
 
 def register_custom_layers() -> None:

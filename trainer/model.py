@@ -108,6 +108,18 @@ class ModelConfig:
     """Share of training texts replaced each epoch by a random prefix of themselves."""
     crop_min: int = 10
     """Shortest crop, in ids."""
+    word_dropout: float = 0.0
+    """Share of a training text's ids replaced by OOV each epoch (words it never saw)."""
+    bigram_buckets: int = 0
+    """Hashed pairs of neighbouring known words beside the words in the bag head, in this
+    many buckets of their own embeddings, IDF-weighted (0: words only)."""
+    embeddings: str = ""
+    """A GloVe / word2vec text file whose vectors start the word embeddings ('': random)."""
+    temperature: float = 1.0
+    """The served probabilities are softmax(log(p) / temperature) of the network's p:
+    fitted on the validation slice after training (``calibrate``), 1 without one."""
+    calibrate: bool = True
+    """Fit ``temperature`` on the validation slice (needs a validation_portion)."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -131,7 +143,13 @@ class ModelConfig:
             problems.append("validation_portion must be in [0, 1)")
         if self.patience and not self.validation_portion:
             problems.append("early stopping (patience) needs a validation_portion")
-        for name in ("dropout", "label_smoothing", "crop_probability"):
+        if self.bigram_buckets < 0:
+            problems.append("bigram_buckets must be 0 (none) or more")
+        if self.bigram_buckets and not self.bag_head:
+            problems.append("bigram_buckets needs the bag head")
+        if not 0 < self.temperature < 1000:
+            problems.append("temperature must be above 0")
+        for name in ("dropout", "label_smoothing", "crop_probability", "word_dropout"):
             if not 0 <= getattr(self, name) < 1 + (name == "crop_probability"):
                 problems.append(f"{name} out of range")
         if problems:
@@ -175,6 +193,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "validation_portion": 0.0,
         "patience": 0,
         "crop_probability": 0.0,
+        "word_dropout": 0.0,
+        "bigram_buckets": 0,
+        "calibrate": False,
     },
 }
 """Settings each preset changes from the ModelConfig defaults."""
@@ -189,7 +210,7 @@ def build_model(config: ModelConfig, n_classes: int) -> Any:
     import keras
     from keras import layers
 
-    pool_max, weighted_mean, first_ids = custom_layers()
+    pool_max, weighted_mean, first_ids, hashed_bigrams = custom_layers()
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     embedding = layers.Embedding(config.vocab_size, config.embedding_dim,
                                  mask_zero=config.mask_padding, name="embedding")
@@ -214,6 +235,14 @@ def build_model(config: ModelConfig, n_classes: int) -> Any:
     idf = layers.Embedding(config.vocab_size, 1, embeddings_initializer="ones", trainable=False,
                            name="idf")(ids)
     bag = weighted_mean(norm=config.bag_norm, name="idf_mean")([words, idf])
+    if config.bigram_buckets:
+        pairs = hashed_bigrams(config.bigram_buckets, name="bigram_ids")(ids)
+        pair_vectors = layers.Embedding(config.bigram_buckets + 1, config.embedding_dim, mask_zero=True,
+                                        name="bigram_embedding")(pairs)
+        pair_idf = layers.Embedding(config.bigram_buckets + 1, 1, embeddings_initializer="ones",
+                                    trainable=False, name="bigram_idf")(pairs)
+        pair_bag = weighted_mean(norm=config.bag_norm, name="bigram_idf_mean")([pair_vectors, pair_idf])
+        bag = layers.Concatenate(name="bag")([bag, pair_bag])
     if config.dropout:
         bag = layers.Dropout(config.dropout, seed=config.seed + 2)(bag)
     bag_logits = layers.Dense(n_classes, name="bag_logits")(bag)
@@ -265,11 +294,11 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
     return step
 
 
-def set_idf(model: Any, document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
-    """Set the bag head's word weights: smoothed IDF, 0 for padding. Returns them."""
+def set_idf(model: Any, document_frequency: np.ndarray, n_documents: int, layer: str = "idf") -> np.ndarray:
+    """Set the bag head's word (or ``bigram_idf``) weights: smoothed IDF, 0 for padding."""
     idf = np.log((1 + n_documents) / (1 + document_frequency)) + 1
     idf[PAD_ID] = 0.0
-    weights = np.zeros((model.get_layer("idf").input_dim, 1), dtype=np.float32)
+    weights = np.zeros((model.get_layer(layer).input_dim, 1), dtype=np.float32)
     weights[: len(idf), 0] = idf
-    model.get_layer("idf").set_weights([weights])
+    model.get_layer(layer).set_weights([weights])
     return idf

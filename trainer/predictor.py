@@ -8,7 +8,8 @@ Texts go through exactly the training preprocessing (``trainer.preprocess``).
 Batches are sorted by length and each is padded only to its own longest text
 (rounded up to a multiple of ``PAD_MULTIPLE``) for a masked model, or always to
 ``max_length`` for the unmasked seed preset; one compiled ``tf.function``
-(shape ``[None, None]``, traced once) runs them. A text gets the same
+(shape ``[None, None]``, traced once) runs them, and the artifact's temperature
+(config.json, fitted by the trainer) scales what it returns. A text gets the same
 probabilities alone, in any batch and at any padding length.
 """
 
@@ -25,6 +26,17 @@ from trainer.artifact import read_json, verify_artifact
 from trainer.layers import register_custom_layers
 from trainer.model import PAD_MULTIPLE, ModelConfig
 from trainer.preprocess import Vocabulary, pad
+
+
+def temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log(p) / temperature), row by row, float32: for a softmax output p that is
+    softmax(logits / temperature). Temperature 1 returns ``probabilities`` unchanged."""
+    if temperature == 1:
+        return probabilities
+    logits = np.log(np.maximum(probabilities.astype(np.float64), 1e-300)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,10 @@ class Predictor:
         return out
 
     def run_padded(self, ids: np.ndarray) -> np.ndarray:
-        """The compiled model on one already padded ``(batch, time)`` int32 matrix."""
-        return np.asarray(self._run(np.asarray(ids, dtype=np.int32)), dtype=np.float32)
+        """The compiled model on one already padded ``(batch, time)`` int32 matrix, its
+        probabilities scaled by the artifact's temperature (every caller gets the same)."""
+        raw = np.asarray(self._run(np.asarray(ids, dtype=np.int32)), dtype=np.float32)
+        return temperature_scaled(raw, self.config.temperature)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` float32 of raw texts, in input order."""

@@ -13,6 +13,7 @@ database: the caller registers the returned ``TrainResult``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,11 +26,17 @@ import numpy as np
 from newsclf.errors import InputError
 from trainer.artifact import artifact_sha256, write_artifact
 from trainer.data import LabeledData, drop_duplicates, read_labeled, stratified_split
-from trainer.evaluate import Evaluation, evaluate_labels
+from trainer.evaluate import (
+    Evaluation,
+    evaluate_labels,
+    expected_calibration_error,
+    fit_temperature,
+)
+from trainer.layers import bigram_ids
 from trainer.model import ModelConfig, build_model, set_idf, training_step
 from trainer.plots import plot_confusion, plot_history
 from trainer.predictor import Predictor
-from trainer.preprocess import Vocabulary, pad, tokenize
+from trainer.preprocess import OOV_ID, Vocabulary, pad, tokenize
 
 SHORT_TEXT_WORDS = 30
 """Held-out texts are also scored cut to their first words: an RSS item's length."""
@@ -122,6 +129,17 @@ def train(
     model = build_model(config, len(labels))
     if config.bag_head:
         set_idf(model, _document_frequency(fit_ids, vocab.size), len(fit_ids))
+    if config.bigram_buckets:
+        pairs = [bigram_ids(ids, config.bigram_buckets) for ids in fit_ids]
+        set_idf(model, _document_frequency(pairs, config.bigram_buckets + 1), len(fit_ids), "bigram_idf")
+    pretrained = 0
+    if config.embeddings:
+        vectors, pretrained = read_embeddings(config.embeddings, vocab, config.embedding_dim)
+        start = model.get_layer("embedding").get_weights()[0]
+        found = ~np.isnan(vectors[:, 0])
+        start[found] = vectors[found]
+        model.get_layer("embedding").set_weights([start])
+        say(f"{pretrained} of {vocab.size - 2} vocabulary words start from {config.embeddings}")
     steps_per_epoch = math.ceil(len(fit_ids) / config.batch_size)
     step = training_step(model, config, steps=config.epochs * steps_per_epoch)
     predictor = Predictor(model, vocab, labels, config)
@@ -156,22 +174,38 @@ def train(
     else:
         best_epoch = epoch
 
-    # 5. Evaluate on the held-out texts, through the Predictor the workers use.
+    # 5. Calibrate: the temperature that makes the validation slice's confidences honest.
+    calibration: dict[str, Any] = {"temperature": config.temperature, "fitted_on": 0}
+    if config.calibrate and val_set:
+        val_probabilities = predictor.predict_encoded(val_ids)
+        config = dataclasses.replace(config, temperature=fit_temperature(val_probabilities, val_y))
+        predictor = Predictor(model, vocab, labels, config)
+        calibration = {"temperature": config.temperature, "fitted_on": len(val_set)}
+        say(f"temperature {config.temperature:.3f}, fitted on {len(val_set)} validation texts")
+
+    # 6. Evaluate on the held-out texts, through the Predictor the workers use.
     test_probabilities = predictor.predict_proba(test_set.texts)
     predicted = [labels[i] for i in test_probabilities.argmax(axis=1)]
-    evaluation = evaluate_labels(test_set.labels, predicted, labels)
+    evaluation = evaluate_labels(test_set.labels, predicted, labels,
+                                 confidences=test_probabilities.max(axis=1))
+    raw = Predictor(model, vocab, labels, dataclasses.replace(config, temperature=1.0))
+    raw_confidence = raw.predict_proba(test_set.texts).max(axis=1)
+    calibration["ece_at_temperature_1"] = expected_calibration_error(
+        raw_confidence, np.array(predicted) == np.array(test_set.labels))
     short_texts = [" ".join(text.split()[:SHORT_TEXT_WORDS]) for text in test_set.texts]
     short_predicted = [labels[i] for i in predictor.predict_proba(short_texts).argmax(axis=1)]
     short_accuracy = float(np.mean([p == t for p, t in zip(short_predicted, test_set.labels, strict=True)]))
     train_seconds = time.perf_counter() - started
-    say(f"held-out accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}; "
-        f"first {SHORT_TEXT_WORDS} words only: accuracy {short_accuracy:.4f}")
+    say(f"held-out accuracy {evaluation.accuracy:.4f}, macro-F1 {evaluation.macro_f1:.4f}, "
+        f"ECE {evaluation.ece:.4f}; first {SHORT_TEXT_WORDS} words only: accuracy {short_accuracy:.4f}")
 
-    # 6. The artifact: written into a staging directory, then renamed into place.
+    # 7. The artifact: written into a staging directory, then renamed into place.
     metrics = {
         **evaluation.to_json(),
         "short_text": {"words": SHORT_TEXT_WORDS, "accuracy": short_accuracy},
         "short_text_accuracy": short_accuracy,
+        "calibration": calibration,
+        "pretrained_words": pretrained,
         "history": history,
         "epochs_run": epoch,
         "best_epoch": best_epoch,
@@ -220,11 +254,15 @@ def epoch_batches(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One epoch of padded ``(ids, label ids)`` batches, in a seeded random order.
 
-    Some texts are cut to a random prefix (``crop_probability``); batches come
-    from length-sorted chunks, each padded as the Predictor pads it.
+    Some texts are cut to a random prefix (``crop_probability``), a share of the
+    ids become OOV (``word_dropout``); batches come from length-sorted chunks, each
+    padded as the Predictor pads it.
     """
     seqs = [_crop(s, config.crop_min, rng) if rng.random() < config.crop_probability else s
             for s in seqs]
+    if config.word_dropout:
+        seqs = [np.where(rng.random(len(s)) < config.word_dropout, OOV_ID, s).astype(s.dtype)
+                for s in seqs]
     order = rng.permutation(len(seqs))
     size = config.batch_size
     batches: list[np.ndarray] = []
@@ -236,6 +274,37 @@ def epoch_batches(
         rows = batches[b]
         length = padded_length(max(len(seqs[i]) for i in rows))
         yield pad([seqs[i] for i in rows], length, config.padding), y[rows]
+
+
+def read_embeddings(path: str | Path, vocab: Vocabulary, dim: int) -> tuple[np.ndarray, int]:
+    """Vectors of the vocabulary's words from a GloVe / word2vec text file (``word v1 ... vd``
+    per line; a word2vec ``count dim`` header line is skipped): a ``(vocab.size, dim)``
+    float32 matrix, NaN rows for words the file lacks, and how many it had."""
+    path = Path(path)
+    out = np.full((vocab.size, dim), np.nan, dtype=np.float32)
+    found = 0
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                parts = line.rstrip().split(" ")
+                if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                    continue  # word2vec header
+                if len(parts) < 2:
+                    continue
+                if len(parts) - 1 != dim:
+                    raise InputError(f"{path} line {number} has a {len(parts) - 1}-wide vector; "
+                                     f"the embeddings are {dim} wide (--embedding-dim {len(parts) - 1})")
+                i = vocab.index.get(parts[0])
+                if i is None or not np.isnan(out[i, 0]):
+                    continue
+                try:
+                    out[i] = np.array(parts[1:], dtype=np.float32)
+                except ValueError:
+                    raise InputError(f"{path} line {number}: not a word and {dim} numbers") from None
+                found += 1
+    except OSError as exc:
+        raise InputError(f"cannot read embeddings {path}: {exc.strerror or exc}") from None
+    return out, found
 
 
 def _crop(seq: np.ndarray, shortest: int, rng: np.random.Generator) -> np.ndarray:

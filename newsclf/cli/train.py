@@ -35,6 +35,15 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
               help="slice of the training data for validation curves and early stopping [default: 0]")
 @click.option("--patience", type=click.IntRange(min=0),
               help="epochs without a better validation loss before stopping (needs --validation-portion)")
+@click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True),
+              help="share of a training text's words replaced by OOV each epoch")
+@click.option("--bigram-buckets", type=click.IntRange(min=0),
+              help="hashed word pairs beside the words in the bag head (0: none)")
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False, readable=True),
+              help="GloVe / word2vec text file of word vectors to start from "
+                   "(their width must be --embedding-dim)")
+@click.option("--calibrate/--no-calibrate", default=None,
+              help="fit a temperature on the validation slice so confidences mean what they say")
 @click.option("--text-column", help="text column (CSV) or key (JSONL) [default: text]")
 @click.option("--label-column", help="label column (CSV) or key (JSONL) [default: category / label]")
 @click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False),
@@ -83,7 +92,8 @@ def train(
     metrics = result.evaluation
     click.echo(_table(metrics.per_class))
     click.echo(
-        f"accuracy {metrics.accuracy:.2%}  macro-F1 {metrics.macro_f1:.2%}  on {result.n_test} texts"
+        f"accuracy {metrics.accuracy:.2%}  macro-F1 {metrics.macro_f1:.2%}  ECE {metrics.ece:.3f}"
+        f"  on {result.n_test} texts"
         f" (trained on {result.n_train}, {result.train_seconds:.0f} s)"
     )
     click.echo(f"artifact {result.path}")
@@ -110,6 +120,8 @@ def train(
             "n_test": result.n_test,
             "artifact_sha256": result.artifact_sha256,
             "short_text_accuracy": result.metrics.get("short_text_accuracy"),
+            "ece": metrics.ece,
+            "temperature": result.config.temperature,
             "registered": registered is not None,
             "active": bool(registered and registered["active"]),
         }))
@@ -152,18 +164,21 @@ def evaluate(
     if data.skipped:
         click.echo(data.skip_summary(), err=True)
     predictor = Predictor.load(path)
-    predicted = [predictor.labels[i] for i in predictor.predict_proba(data.texts).argmax(axis=1)]
-    result = evaluate_labels(data.labels, predicted, predictor.labels)
+    probabilities = predictor.predict_proba(data.texts)
+    predicted = [predictor.labels[i] for i in probabilities.argmax(axis=1)]
+    result = evaluate_labels(data.labels, predicted, predictor.labels,
+                             confidences=probabilities.max(axis=1) if len(data) else None)
     click.echo(_table(result.per_class))
-    click.echo(f"accuracy {result.accuracy:.2%}  macro-F1 {result.macro_f1:.2%}  on {result.n} texts"
-               f" (model {predictor.version})")
+    click.echo(f"accuracy {result.accuracy:.2%}  macro-F1 {result.macro_f1:.2%}  ECE {result.ece or 0:.3f}"
+               f"  on {result.n} texts (model {predictor.version})")
     if result.unknown_labels:
         unknown = ", ".join(f"{k} ({v})" for k, v in result.unknown_labels.items())
         click.echo(f"labels the model does not know (counted as errors): {unknown}")
     if as_json:
         out = result.to_json()
         click.echo(json.dumps({k: out[k] for k in
-                               ("accuracy", "macro_f1", "per_class", "confusion", "unknown_labels", "n")}))
+                               ("accuracy", "macro_f1", "ece", "per_class", "confusion",
+                                "unknown_labels", "n")}))
 
 
 def _table(per_class: dict[str, dict[str, float]]) -> str:
