@@ -43,7 +43,7 @@ import numpy as np
 
 from newsclf.errors import InputError
 from trainer.layers import custom_layers
-from trainer.preprocess import DEFAULT_OOV_TOKEN, PAD_ID
+from trainer.preprocess import DEFAULT_OOV_TOKEN, OOV_ID, PAD_ID
 
 PAD_MULTIPLE = 16
 """Masked models pad a batch to its longest text rounded up to this (fewer shapes)."""
@@ -295,9 +295,14 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
 
 
 def set_idf(model: Any, document_frequency: np.ndarray, n_documents: int, layer: str = "idf") -> np.ndarray:
-    """Set the bag head's word (or ``bigram_idf``) weights: smoothed IDF, 0 for padding."""
+    """Set the bag head's word (or ``bigram_idf``) weights: smoothed IDF; 0 for padding, and
+    for the OOV id among words: an unknown word carries no weight in the bag, as in TF-IDF
+    (its IDF would otherwise be the largest, and a text full of another newsroom's words
+    would be read as mostly one untrained vector)."""
     idf = np.log((1 + n_documents) / (1 + document_frequency)) + 1
     idf[PAD_ID] = 0.0
+    if layer == "idf":
+        idf[OOV_ID] = 0.0
     weights = np.zeros((model.get_layer(layer).input_dim, 1), dtype=np.float32)
     weights[: len(idf), 0] = idf
     model.get_layer(layer).set_weights([weights])

@@ -147,3 +147,21 @@ def test_newsclf_train_takes_embeddings_and_bigrams_from_the_command_line(
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--embedding-dim 8" in err[0]
+
+
+def test_unknown_words_carry_no_weight_in_the_bag_head(subset: Path, tmp_path: Path) -> None:
+    import keras
+
+    from trainer.predictor import Predictor
+    from trainer.preprocess import pad
+
+    result = train(subset, config=ModelConfig.preset("default", epochs=1, seed=6, **TINY),
+                   models_dir=tmp_path)
+    model = Predictor.load(result.path).model
+    idf = model.get_layer("idf").get_weights()[0][:, 0]
+    assert idf[PAD_ID] == 0 and idf[OOV_ID] == 0 and (idf[2:] > 0).all()
+    bag = keras.Model(model.input, model.get_layer("bag_logits").output)
+    known = np.array([5, 17, 40, 9], dtype=np.int32)
+    foreign = np.array([5, OOV_ID, 17, OOV_ID, OOV_ID, 40, 9, OOV_ID], dtype=np.int32)
+    logits = np.asarray(bag(pad([known, foreign], 8), training=False))
+    assert np.abs(logits[0] - logits[1]).max() <= 1e-5
