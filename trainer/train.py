@@ -35,7 +35,7 @@ from trainer.evaluate import (
 from trainer.layers import bigram_ids
 from trainer.model import ModelConfig, build_model, set_idf, training_step
 from trainer.plots import plot_confusion, plot_history
-from trainer.predictor import Predictor
+from trainer.predictor import Predictor, temperature_scaled
 from trainer.preprocess import OOV_ID, Vocabulary, pad, tokenize
 
 SHORT_TEXT_WORDS = 30
@@ -188,10 +188,9 @@ def train(
     predicted = [labels[i] for i in test_probabilities.argmax(axis=1)]
     evaluation = evaluate_labels(test_set.labels, predicted, labels,
                                  confidences=test_probabilities.max(axis=1))
-    raw = Predictor(model, vocab, labels, dataclasses.replace(config, temperature=1.0))
-    raw_confidence = raw.predict_proba(test_set.texts).max(axis=1)
+    raw = temperature_scaled(test_probabilities, 1 / config.temperature)  # the network's own
     calibration["ece_at_temperature_1"] = expected_calibration_error(
-        raw_confidence, np.array(predicted) == np.array(test_set.labels))
+        raw.max(axis=1), np.array(predicted) == np.array(test_set.labels))
     short_texts = [" ".join(text.split()[:SHORT_TEXT_WORDS]) for text in test_set.texts]
     short_predicted = [labels[i] for i in predictor.predict_proba(short_texts).argmax(axis=1)]
     short_accuracy = float(np.mean([p == t for p, t in zip(short_predicted, test_set.labels, strict=True)]))
