@@ -116,3 +116,12 @@ def test_a_calibrated_artifact_stores_its_temperature_and_ece(bbc_csv: Path, tmp
     assert out["ece"] == pytest.approx(metrics["ece"], abs=1e-6)
     assert out["accuracy"] == pytest.approx(metrics["accuracy"])
 
+
+
+def test_a_validation_slice_without_errors_does_not_make_every_confidence_one() -> None:
+    logits = np.random.default_rng(2).normal(scale=3, size=(150, 5))
+    p = _softmax(logits)
+    y = p.argmax(axis=1)  # every validation text right
+    t = fit_temperature(p, y)
+    assert t > 0.1
+    assert temperature_scaled(p, t).max(axis=1).mean() < 0.999
