@@ -32,7 +32,8 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 @click.option("--train-portion", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="share of the data trained on when there is no --test")
 @click.option("--validation-portion", type=click.FloatRange(0, 1, max_open=True),
-              help="slice of the training data for validation curves and early stopping [default: 0]")
+              help="slice of the training data for the temperature, validation curves and early "
+                   "stopping [default: 0.1; 0 for --preset seed]")
 @click.option("--patience", type=click.IntRange(min=0),
               help="epochs without a better validation loss before stopping (needs --validation-portion)")
 @click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True),
@@ -43,7 +44,8 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
               help="GloVe / word2vec text file of word vectors to start from "
                    "(their width must be --embedding-dim)")
 @click.option("--calibrate/--no-calibrate", default=None,
-              help="fit a temperature on the validation slice so confidences mean what they say")
+              help="fit a temperature on the validation slice (--validation-portion) so that "
+                   "confidences mean what they say [default: on; off for --preset seed]")
 @click.option("--text-column", help="text column (CSV) or key (JSONL) [default: text]")
 @click.option("--label-column", help="label column (CSV) or key (JSONL) [default: category / label]")
 @click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False),

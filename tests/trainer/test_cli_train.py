@@ -31,7 +31,8 @@ def test_evaluate_takes_a_bare_version_and_ends_with_one_json_object(
                                       "--models-dir", str(tiny_artifact.parent), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
-    assert set(out) == {"accuracy", "macro_f1", "per_class", "confusion", "unknown_labels", "n"}
+    assert set(out) == {"accuracy", "macro_f1", "ece", "per_class", "confusion", "unknown_labels", "n"}
+    assert 0 <= out["ece"] <= 1
     assert out["n"] == 40 and out["unknown_labels"] == {}
     assert sum(map(sum, out["confusion"]["matrix"])) == 40
 

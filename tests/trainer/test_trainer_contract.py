@@ -99,7 +99,7 @@ def test_no_test_article_sits_in_training(bbc_csv: Path, tmp_path: Path) -> None
     result = train(train_file, test_path=test_file, config=config, models_dir=tmp_path / "m")
     data = json.loads((result.path / "data.json").read_text())
     test_texts = {r["text"] for r in rows[150:200]}
-    assert result.n_train == len({r["text"] for r in rows[:150]} - test_texts)
+    assert result.n_train + result.n_validation == len({r["text"] for r in rows[:150]} - test_texts)
     assert data["duplicates_dropped"] >= 10
     assert result.n_test == 50
 
