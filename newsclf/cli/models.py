@@ -51,7 +51,7 @@ def list_(as_json: bool) -> None:
     if not rows:
         click.echo("no model versions yet: train one with `newsclf train`")
     for r in rows:
-        acc = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-"
+        acc = f"{r['accuracy']:.2%}" if r["accuracy"] is not None else "-"
         mark = "*" if r["active"] else " "
         click.echo(f"{mark} {r['version']}  accuracy {acc}  created {r['created_at']}")
 
