@@ -66,6 +66,7 @@ class Claimed:
     text: str
     attempts: int  # deliveries so far, this one included
     ids: np.ndarray | None = None  # token ids, once encoded
+    hooked: str | None = None  # the text after NEWSCLF_TEXT_HOOK, once applied
 
 
 @dataclass
@@ -274,7 +275,13 @@ class Classifier:
         return item.ids
 
     def _text(self, item: Claimed) -> str:
-        return self.text_hook(item.text) if self.text_hook is not None else item.text
+        """The text the models read: the hook applied once per article and call, so the
+        shadow scores what the active model read without running the hook again."""
+        if self.text_hook is None:
+            return item.text
+        if item.hooked is None:
+            item.hooked = self.text_hook(item.text)
+        return item.hooked
 
     def _run_isolating(
         self, predictor: object, group: list[Claimed], batch_id: str, outcome: Outcome
