@@ -120,7 +120,7 @@ def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
     from trainer.train import train
 
     if not quiet:
-        click.echo(f"no model yet: training one on {data} (about a minute and a half)", err=True)
+        click.echo(f"no model yet: training one on {data} first", err=True)
     result = train(data, progress=None if quiet else lambda line: click.echo(line, err=True))
     with factory.begin() as session:
         register_artifact(session, Path(result.path))
