@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +37,7 @@ from newsclf.errors import InputError, NoModelError, ServiceUnavailable
 from newsclf.settings import Settings
 from schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
 from schema.store import (
+    REPORT_MAX_ENTRIES,
     active_model_version,
     add_job_articles,
     add_job_other_lines,
@@ -50,22 +51,15 @@ from schema.store import (
 from worker.fetch import FetchPolicy, mask_feed_url
 from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
+if TYPE_CHECKING:  # the protocol only; publishing imports Celery
+    from worker.publish import Publisher
+
 STORE_CHUNK = 512
 """Rows stored per transaction while reading a feed (two messages of the default ``task_chunk``)."""
 
 FIRST_CHUNK = 64
 """Rows in the first transaction: workers get their first articles at once, and
 each chunk after that doubles up to ``STORE_CHUNK``."""
-
-REPORT_LIMIT = 1000
-"""Most rejected rows and notes kept in memory (and in the job's report)."""
-
-
-class Publisher(Protocol):
-    """Sends lists of article ids to the workers (Celery, or the embedded queue)."""
-
-    def publish(self, article_ids: Sequence[int]) -> None: ...
-
 
 class StopFlag:
     """A request to end an enqueue early: a signal handler calls ``request``.
@@ -181,7 +175,7 @@ def _feed_rows(
             if isinstance(item, Rejected):
                 report.rejected += 1
                 report.total += 1
-                if len(report.rejected_rows) < REPORT_LIMIT:
+                if len(report.rejected_rows) < REPORT_MAX_ENTRIES:
                     where = f"{label}:{item.line}" if label else item.line
                     report.rejected_rows.append({"line": where, "reason": item.reason})
                 if item.line is not None:  # its row of the export (job_other_lines)
@@ -189,7 +183,7 @@ def _feed_rows(
             elif isinstance(item, FeedRow):
                 report.total += 1
                 yield source, item
-            elif len(report.notes) < REPORT_LIMIT:  # a Notice: said, not rejected
+            elif len(report.notes) < REPORT_MAX_ENTRIES:  # a Notice: said, not rejected
                 where = f"line {item.line}: " if item.line is not None else ""
                 report.notes.append(
                     f"{Path(source).name}: {where}{item.message}"

@@ -40,6 +40,13 @@ PUBLISHED_HEADER = "newsclf_published"
 """Message header: when it was published (Unix seconds), for the queue-wait metric only."""
 
 
+class Publisher(Protocol):
+    """Sends lists of article ids to the workers: ``CeleryPublisher`` here, or the
+    in-process queue (``worker.embedded.EmbeddedQueue``)."""
+
+    def publish(self, article_ids: Sequence[int]) -> None: ...
+
+
 class Stop(Protocol):
     """Anything that says whether to stop waiting (``worker.enqueue.StopFlag``)."""
 

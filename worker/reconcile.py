@@ -15,7 +15,7 @@ import base64
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from schema.models import Article, Job, JobArticle, Prediction
 from schema.store import active_model_version, finish_jobs_if_done, job_is_open
 from worker.app import CLASSIFY_QUEUE
-from worker.enqueue import Publisher
+
+if TYPE_CHECKING:  # the protocol only; publishing imports Celery
+    from worker.publish import Publisher
 
 UNACKED_KEY = "unacked"
 """The hash where kombu's Redis transport keeps delivered, unacked messages."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +24,9 @@ from newsclf.errors import NoModelError
 from newsclf.settings import Settings
 from schema.models import Article, Prediction
 from schema.store import active_model_version, add_job_articles, create_job, finish_jobs_if_done
-from worker.enqueue import Publisher
+
+if TYPE_CHECKING:  # the protocol only; publishing imports Celery
+    from worker.publish import Publisher
 
 ID_CHUNK = 1000
 """Article ids attached to the job per statement."""
@@ -70,6 +72,7 @@ def relabel(
     since: dt.datetime | None = None,
     source: str | None = None,
 ) -> RelabelReport:
+
     """Create a job of the matching articles and publish those the active model lacks."""
     with sessions.begin() as session:
         active = active_model_version(session)

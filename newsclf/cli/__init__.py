@@ -93,7 +93,7 @@ def entry() -> Any:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI and turn user errors into one line and an exit code."""
-    from newsclf.cli.errors import translate
+    from newsclf.cli.translate import translate
     from newsclf.urls import mask_secrets
 
     try:
