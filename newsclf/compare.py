@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from newsclf.registry import get_version
 from schema.monitoring import paired_predictions
+from schema.registry import get_version
 
 
 def summarize(a: str, b: str, rows: Iterable[Sequence[Any]]) -> dict[str, Any]:

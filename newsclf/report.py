@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from newsclf import drift
 from newsclf.errors import NoModelError
-from newsclf.registry import local_artifact
 from newsclf.settings import Settings
 from schema import monitoring
 from schema.shadow import shadow_version
 from schema.store import active_model_version
+from worker.artifacts import local_artifact
 
 TEXTS_PER_DAY = 2000
 """Most articles a day whose words are read for the OOV rate and new words."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
-from newsclf.registry import get_version
+from schema.registry import get_version
 from schema.shadow import set_shadow_version, shadow_version
 
 

@@ -20,6 +20,9 @@ loads; a listed file that is missing or differs refuses the artifact::
     path = write_artifact(models_dir, files={...json...}, model=model, plots=draw)
     manifest = verify_artifact(path)     # ArtifactError on anything wrong
     identity = artifact_sha256(path)     # sha256 of MANIFEST.json: the registry key
+    check_registered(path, row.sha256)   # the copy here is the one the registry recorded
+
+Storing an artifact in the database as bytes: ``trainer.blobs``.
 """
 
 from __future__ import annotations
@@ -153,6 +156,19 @@ def artifact_sha256(path: str | Path) -> str:
     if not manifest_path.is_file():
         raise ArtifactError(f"incomplete artifact {path}: {MANIFEST} is missing")
     return hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+
+
+def check_registered(path: Path, registered_sha256: str) -> Path:
+    """``path`` if its MANIFEST.json is the registered one (its files are checked
+    against that manifest when loaded); ArtifactError otherwise, e.g. a local copy
+    whose files were changed and its manifest recomputed."""
+    if artifact_sha256(path) != registered_sha256:
+        raise ArtifactError(
+            f"tampered artifact {path}: its manifest is not the registered one "
+            f"(sha256 {registered_sha256[:12]}...); delete it, the worker fetches the "
+            "registered one from the database"
+        )
+    return path
 
 
 def resolve_artifact(path_or_version: str | Path, models_dir: str | Path) -> Path:

@@ -28,12 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NewsclfError, NoModelError
 from newsclf.settings import Settings
-from schema.models import ModelVersion
+from schema.registry import active_version
 from worker.retry import retry_db
 
 log = logging.getLogger("newsclf.worker")
@@ -138,13 +137,11 @@ class ActiveModel:
 
     def _active_version(self) -> str | None:
         with self.sessions() as session:
-            return session.scalar(
-                select(ModelVersion.version).where(ModelVersion.is_active.is_(True))
-            )
+            return active_version(session)
 
     def _locate(self, version: str) -> Path:
         """The artifact directory of ``version`` on this machine (fetched if needed)."""
-        from newsclf.registry import local_artifact
+        from worker.artifacts import local_artifact
 
         fetched = not (self.models_dir / version).is_dir()
         with self.sessions() as session:

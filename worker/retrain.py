@@ -152,10 +152,12 @@ def _run(
     sessions: sessionmaker[Session], settings: Settings, run_id: int, say: Callable[[str], Any]
 ) -> RetrainOutcome:
     from newsclf.compare import live_evidence
-    from newsclf.registry import local_artifact, register_artifact
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
     from trainer.data import read_labeled
     from trainer.model import ModelConfig
     from trainer.train import train
+    from worker.artifacts import local_artifact
 
     config = ModelConfig.preset(settings.retrain_preset, **settings.retrain_overrides())
     with sessions() as session:
@@ -208,16 +210,17 @@ def _run(
         metrics["champion"] = {"version": champion_version, **_score_model(champion_path, scored)}
     decision, reason = gate(challenger["accuracy"], metrics["champion"], settings)
 
+    record = artifact_record(Path(result.path))
     with sessions.begin() as session:
         register_artifact(
             session,
-            result.path,
+            record,
             activate=decision == "promoted",
             parent_version=champion_version,
             by=GATE_BY,
             reason=f"retrain run {run_id}: {reason}",
         )
-    data_sha256 = _data_sha256(result.path)
+    data_sha256 = record.data_sha256
     _finish(
         sessions,
         run_id,
@@ -273,12 +276,6 @@ def _score_model(path: Path, data: Any) -> dict[str, Any]:
     best = predictor.predict_proba(data.texts).argmax(axis=1)
     predicted = [predictor.labels[int(k)] for k in best]
     return _scores(evaluate_labels(data.labels, predicted, predictor.labels))
-
-
-def _data_sha256(path: Path) -> str | None:
-    from trainer.artifact import read_json
-
-    return (read_json(path, "data.json") or {}).get("sha256")
 
 
 def _write_csv(path: Path, rows: Any) -> None:

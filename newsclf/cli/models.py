@@ -41,7 +41,8 @@ def list_(as_json: bool) -> None:
       newsclf models list
       newsclf models list --json | jq '.[0].version'
     """
-    from newsclf.registry import describe, list_versions
+    from newsclf.registry import describe
+    from schema.registry import list_versions
 
     with sessions()() as session:
         rows = [describe(r) for r in list_versions(session)]
@@ -69,8 +70,9 @@ def show(version: str, as_json: bool) -> None:
     """
     from sqlalchemy import select
 
-    from newsclf.registry import describe, get_version, history
+    from newsclf.registry import describe, history
     from schema.models import ModelBlob
+    from schema.registry import get_version
 
     with sessions()() as session:
         model = get_version(session, version)
@@ -101,10 +103,13 @@ def register(path: Path, no_activate: bool, by: str | None, as_json: bool) -> No
     Example:
       newsclf models register models/20261128-121530-3f9a1c
     """
-    from newsclf.registry import describe, register_artifact
+    from newsclf.registry import describe
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
 
+    record = artifact_record(path)
     with sessions().begin() as session:
-        row = describe(register_artifact(session, path, activate=not no_activate, by=_who(by)))
+        row = describe(register_artifact(session, record, activate=not no_activate, by=_who(by)))
     if as_json:
         echo_json(row)
     else:
@@ -124,7 +129,7 @@ def promote(version: str, reason: str | None, by: str | None, as_json: bool) -> 
       newsclf models promote 20261128-121530-3f9a1c --reason "better on March news"
     """
     from newsclf.registry import describe
-    from newsclf.registry import promote as do_promote
+    from schema.registry import promote as do_promote
 
     with sessions().begin() as session:
         row = describe(do_promote(session, version, by=_who(by), reason=reason))
@@ -143,7 +148,7 @@ def rollback(reason: str | None, by: str | None, as_json: bool) -> None:
       newsclf models rollback --reason "too many sport labels on business feeds"
     """
     from newsclf.registry import describe
-    from newsclf.registry import rollback as do_rollback
+    from schema.registry import rollback as do_rollback
 
     with sessions().begin() as session:
         row = describe(do_rollback(session, by=by or "rollback", reason=reason))

@@ -116,14 +116,16 @@ def run(
 
 
 def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
-    from newsclf.registry import register_artifact
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
     from trainer.train import train
 
     if not quiet:
         click.echo(f"no model yet: training one on {data} first", err=True)
     result = train(data, progress=None if quiet else lambda line: click.echo(line, err=True))
+    record = artifact_record(Path(result.path))
     with factory.begin() as session:
-        register_artifact(session, Path(result.path))
+        register_artifact(session, record)
     if not quiet:
         click.echo(f"trained {result.version}: accuracy {result.metrics['accuracy']:.4f}", err=True)
 

@@ -47,10 +47,12 @@ class Database:
         )
 
     def register(self, artifact: Path, *, activate: bool = True) -> str:
-        from newsclf.registry import register_artifact
+        from schema.registry import register_artifact
+        from trainer.blobs import artifact_record
 
+        record = artifact_record(artifact)
         with self.sessions.begin() as session:
-            return register_artifact(session, artifact, activate=activate).version
+            return register_artifact(session, record, activate=activate).version
 
     def store(self, rows: list[dict[str, Any]]) -> list[int]:
         from schema.store import upsert_articles

@@ -25,7 +25,7 @@ def test_a_relabel_job_is_done_only_when_the_new_version_labeled_every_article(
     backend: str, request: pytest.FixtureRequest, tiny_artifact: Path, bbc_csv: Path,
     tmp_path: Path,
 ) -> None:
-    from newsclf.registry import promote
+    from schema.registry import promote
     from schema.store import job_progress
     from worker.relabel import relabel
 

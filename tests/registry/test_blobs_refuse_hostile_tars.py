@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from newsclf.blobs import blob_manifest, blob_members, pack_artifact, unpack_artifact
 from newsclf.errors import ArtifactError
+from trainer.artifact import verify_artifact
+from trainer.blobs import blob_manifest, blob_members, pack_artifact, unpack_artifact
 
 
 def tar_of(*members: tuple[tarfile.TarInfo, bytes], fmt: int = tarfile.PAX_FORMAT) -> bytes:
@@ -152,14 +153,14 @@ def test_a_blob_of_a_tampered_copy_with_a_recomputed_manifest_is_refused(
     registered = artifact_sha256(tiny_artifact)
     copy = recomputed_manifest_copy(tiny_artifact, tmp_path / "copy")
     verify_artifact(copy)  # consistent with itself ...
-    blob = pack_artifact(copy)
+    blob = pack_artifact(copy, verify_artifact(copy))
     with pytest.raises(ArtifactError, match="holds another artifact"):  # ... but not registered
         blob_manifest(blob, blob_members(blob), registered, what="blob")
     with pytest.raises(ArtifactError, match="holds another artifact"):
         unpack_artifact(blob, blob_sha256=hashlib.sha256(blob).hexdigest(),
                         manifest_sha256=registered, target=tmp_path / "out" / "v")  # fmt: skip
     assert not (tmp_path / "out" / "v").exists()
-    good = pack_artifact(tiny_artifact)
+    good = pack_artifact(tiny_artifact, verify_artifact(tiny_artifact))
     out = unpack_artifact(good, blob_sha256=hashlib.sha256(good).hexdigest(),
                           manifest_sha256=registered, target=tmp_path / "out" / "v")  # fmt: skip
     assert artifact_sha256(out) == registered
@@ -170,7 +171,7 @@ def test_a_blob_with_a_file_its_manifest_does_not_list_is_refused(
 ) -> None:
     from trainer.artifact import artifact_sha256
 
-    good = pack_artifact(tiny_artifact)
+    good = pack_artifact(tiny_artifact, verify_artifact(tiny_artifact))
     extra = tar_of(*[(m, good[m.offset_data : m.offset_data + m.size])
                      for m in tarfile.open(fileobj=io.BytesIO(good)).getmembers()],
                    plain("evil.py", b"import os"))  # fmt: skip

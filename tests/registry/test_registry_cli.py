@@ -73,7 +73,8 @@ def _json(cli: Cli, *args: str) -> Any:
 def test_registering_stores_the_artifact_bytes_and_promote_and_rollback_are_in_the_history(
     two_versions: tuple[str, str], cli: Cli, database_url: str
 ) -> None:
-    from newsclf.registry import pack_artifact
+    from trainer.artifact import verify_artifact
+    from trainer.blobs import pack_artifact
 
     v1, v2 = two_versions
     listed = _json(cli, "models", "list")
@@ -97,7 +98,7 @@ def test_registering_stores_the_artifact_bytes_and_promote_and_rollback_are_in_t
     assert _json(cli, "models", "show", v2)["parent_version"] == v1
     with session_factory(make_engine(database_url))() as session:
         blob = session.get_one(ModelBlob, v1)
-        assert blob.data == pack_artifact(Path(shown["path"]))  # deterministic bytes
+        assert blob.data == pack_artifact(Path(shown["path"]), verify_artifact(shown["path"]))  # deterministic bytes
         assert session.query(ModelActivation).count() == 4
 
 
@@ -115,10 +116,10 @@ def test_a_fetched_blob_is_verified_and_a_corrupted_one_is_refused_until_mended(
     two_versions: tuple[str, str], cli: Cli, database_url: str, tmp_path: Path
 ) -> None:
     from newsclf.errors import ArtifactError, NoModelError
-    from newsclf.registry import fetch_artifact
     from newsclf.settings import Settings
     from trainer.artifact import artifact_sha256, verify_artifact
     from worker.active_model import ActiveModel
+    from worker.artifacts import fetch_artifact
 
     v1, v2 = two_versions
     sessions = session_factory(make_engine(database_url))

@@ -177,13 +177,14 @@ def make_service(
     pg_url: str, redis_url: str, artifact: Path, tmp: Path, **settings: Any
 ) -> Service:
     """A fresh database (migrated, ``artifact`` active) and the subprocess environment."""
-    from newsclf.registry import register_artifact
     from schema.db import make_engine, session_factory, upgrade
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
 
     upgrade(pg_url)
     engine = make_engine(pg_url)
     with session_factory(engine).begin() as session:
-        register_artifact(session, artifact)
+        register_artifact(session, artifact_record(artifact))
     engine.dispose()
     settings.setdefault("visibility_timeout_s", VISIBILITY_TIMEOUT_S)
     settings.setdefault("text_hook", "fault_hooks:hook")

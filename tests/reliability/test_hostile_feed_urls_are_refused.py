@@ -206,16 +206,17 @@ def test_an_api_key_in_a_feed_url_is_never_stored_or_reported(
 ) -> None:
     from sqlalchemy import select
 
-    from newsclf.registry import register_artifact
     from newsclf.settings import Settings
     from schema.db import make_engine, session_factory, upgrade
     from schema.models import Article, Job
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
     from worker.enqueue import enqueue_feeds
 
     upgrade(sqlite_url)
     sessions = session_factory(make_engine(sqlite_url))
     with sessions.begin() as session:
-        register_artifact(session, tiny_artifact)
+        register_artifact(session, artifact_record(tiny_artifact))
 
     class Publisher:
         def publish(self, ids: Any) -> None:

@@ -65,9 +65,10 @@ def oversized_blob() -> bytes:
 def test_each_refused_version_is_logged_once_and_the_previous_model_keeps_serving(
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
-    from newsclf.registry import promote, register_artifact
     from schema.db import make_engine, session_factory
+    from schema.registry import promote, register_artifact
     from schema.store import store_model_blob
+    from trainer.blobs import artifact_record
 
     staged = tmp_path / "staged"
     bad = {
@@ -85,7 +86,7 @@ def test_each_refused_version_is_logged_once_and_the_previous_model_keeps_servin
         sessions = session_factory(engine)
         with sessions.begin() as session:
             for path in bad.values():
-                register_artifact(session, path, activate=False)
+                register_artifact(session, artifact_record(path), activate=False)
             # Someone with write access to the blobs table swaps in hostile bytes.
             store_model_blob(session, "v-sparse-blob", gnu_sparse_blob(3 << 30))
             store_model_blob(session, "v-oversized-blob", oversized_blob())

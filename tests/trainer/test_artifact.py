@@ -111,3 +111,42 @@ def _drop_from_manifest(path: Path, name: str) -> None:
     manifest = json.loads((path / MANIFEST).read_text())
     del manifest["files"][name]
     (path / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_an_artifact_is_verified_once_per_registration(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registering reads every file's sha256 once: the record and its blob share it."""
+    import trainer.artifact
+    import trainer.blobs
+
+    verified: list[Path] = []
+    real = trainer.artifact.verify_artifact
+
+    def counting(path: str | Path) -> dict:
+        verified.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(trainer.blobs, "verify_artifact", counting)
+    monkeypatch.setattr(trainer.artifact, "verify_artifact", counting)
+    record = trainer.blobs.artifact_record(tiny_artifact)
+    assert verified == [tiny_artifact]
+    assert record.version == tiny_artifact.name
+    assert record.sha256 == artifact_sha256(tiny_artifact)
+    assert record.blob == trainer.blobs.pack_artifact(tiny_artifact, verify_artifact(tiny_artifact))
+
+
+def test_a_copy_whose_manifest_is_not_the_registered_one_is_refused(
+    tiny_artifact: Path, tmp_path: Path
+) -> None:
+    from trainer.artifact import check_registered
+
+    copy = tmp_path / tiny_artifact.name
+    shutil.copytree(tiny_artifact, copy)
+    registered = artifact_sha256(tiny_artifact)
+    assert check_registered(copy, registered) == copy
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["created"] = "another time"
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="not the registered one"):
+        check_registered(copy, registered)

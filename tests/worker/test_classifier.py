@@ -23,14 +23,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def stored_texts(url: str, artifact: Path, texts: list[str]) -> tuple[Any, list[int]]:
     """A migrated database with ``artifact`` active and ``texts`` stored; their ids in order."""
-    from newsclf.registry import register_artifact
     from schema.db import make_engine, session_factory, upgrade
+    from schema.registry import register_artifact
     from schema.store import upsert_articles
+    from trainer.blobs import artifact_record
 
     upgrade(url)
     sessions = session_factory(make_engine(url))
     with sessions.begin() as session:
-        register_artifact(session, artifact)
+        register_artifact(session, artifact_record(artifact))
         rows = [{"text": t, "source": "test"} for t in texts]
         ids = [article_id for article_id, _ in upsert_articles(session, rows)]
     return sessions, ids

@@ -35,13 +35,14 @@ class Recording:
 
 
 def setup(url: str, artifact: Path) -> tuple[Any, str]:
-    from newsclf.registry import register_artifact
     from schema.db import make_engine, session_factory, upgrade
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
 
     upgrade(url)
     sessions = session_factory(make_engine(url))
     with sessions.begin() as session:
-        version = register_artifact(session, artifact).version
+        version = register_artifact(session, artifact_record(artifact)).version
     return sessions, version
 
 

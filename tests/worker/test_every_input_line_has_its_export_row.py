@@ -27,16 +27,17 @@ class Publisher:
 def test_a_repeat_and_a_rejected_line_each_have_their_row(
     database_url: str, tiny_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsclf.registry import register_artifact
     from newsclf.settings import Settings
     from schema.db import make_engine, session_factory, upgrade
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
     from worker import enqueue
     from worker.results import job_results
 
     upgrade(database_url)
     sessions = session_factory(make_engine(database_url))
     with sessions.begin() as session:
-        register_artifact(session, tiny_artifact)
+        register_artifact(session, artifact_record(tiny_artifact))
     monkeypatch.setattr(enqueue, "FIRST_CHUNK", 4)  # the repeats fall in later chunks too
     n = 300
     texts = [f"story {i} about shares and markets" for i in range(n)]

@@ -78,15 +78,16 @@ def test_every_format_gives_the_same_title_text_and_hash(tmp_path: Path) -> None
 def test_the_same_items_in_four_formats_are_stored_once(
     tmp_path: Path, sqlite_url: str, tiny_artifact: Path
 ) -> None:
-    from newsclf.registry import register_artifact
     from newsclf.settings import Settings
     from schema.db import make_engine, session_factory, upgrade
+    from schema.registry import register_artifact
+    from trainer.blobs import artifact_record
     from worker.enqueue import enqueue_feeds
 
     upgrade(sqlite_url)
     sessions = session_factory(make_engine(sqlite_url))
     with sessions.begin() as session:
-        register_artifact(session, tiny_artifact)
+        register_artifact(session, artifact_record(tiny_artifact))
 
     class Publisher:
         def publish(self, ids: Any) -> None:

@@ -1,8 +1,12 @@
 """Model blobs: an artifact directory as one tar in the database, and the checks that
 make unpacking a blob safe whatever its bytes are::
 
-    data = pack_artifact(Path("models/20261128-121530-3f9a1c"))     # deterministic tar
+    record = artifact_record(Path("models/20261128-121530-3f9a1c"))  # verified once
+    record.blob                                                      # deterministic tar
     unpack_artifact(data, blob_sha256=..., manifest_sha256=row.sha256, target=path)
+
+``artifact_record`` is what the registry stores of an artifact (``schema.registry``);
+nothing here touches a database.
 
 A blob is an uncompressed tar written deterministically (sorted names, zero
 times and owners) holding MANIFEST.json and the files it lists. Unpacking
@@ -34,13 +38,12 @@ import os
 import secrets
 import shutil
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from newsclf.errors import ArtifactError
-
-MANIFEST = "MANIFEST.json"
-"""The artifact's manifest (``trainer.artifact.MANIFEST``): it lists every other file."""
+from trainer.artifact import MANIFEST, artifact_sha256, read_json, verify_artifact
 
 MAX_BLOB_FILES = 64
 """Most members a blob may hold; more means it is not an artifact."""
@@ -54,11 +57,52 @@ MAX_BLOB_BYTES = 2 << 30
 _PLAIN_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
 
 
-def pack_artifact(path: Path) -> bytes:
-    """The artifact at ``path`` (verified first) as deterministic tar bytes."""
-    from trainer.artifact import verify_artifact
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """What the registry stores of a verified artifact (``schema.registry``)."""
 
+    version: str
+    sha256: str
+    """The artifact's identity: the sha256 of its MANIFEST.json."""
+    path: str
+    labels: list[str]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    accuracy: float | None
+    data_sha256: str | None
+    blob: bytes
+    """The artifact as deterministic tar bytes (``pack_artifact``)."""
+
+
+def artifact_record(path: Path) -> ArtifactRecord:
+    """Verify the artifact at ``path`` once and read what the registry records of it:
+    its identity, labels, metrics, config, training data sha256, and its bytes."""
+    path = Path(path)
     manifest = verify_artifact(path)
+    metrics = read_json(path, "metrics.json") or {}
+    return ArtifactRecord(
+        version=str(manifest.get("version") or path.name),
+        sha256=artifact_sha256(path),
+        path=str(path.resolve()),
+        labels=list(read_json(path, "labels.json")),
+        metrics=metrics,
+        config=read_json(path, "config.json") or {},
+        accuracy=_accuracy(metrics),
+        data_sha256=(read_json(path, "data.json") or {}).get("sha256"),
+        blob=pack_artifact(path, manifest),
+    )
+
+
+def _accuracy(metrics: dict[str, Any]) -> float | None:
+    value = metrics.get("accuracy")
+    if value is None and isinstance(metrics.get("test"), dict):
+        value = metrics["test"].get("accuracy")
+    return float(value) if value is not None else None
+
+
+def pack_artifact(path: Path, manifest: dict[str, Any]) -> bytes:
+    """The artifact at ``path`` as deterministic tar bytes; ``manifest`` is what
+    ``verify_artifact(path)`` returned (so an artifact is verified once, not per use)."""
     names = sorted({MANIFEST, *manifest["files"]})
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -156,8 +200,6 @@ def unpack_artifact(data: bytes, *, blob_sha256: str, manifest_sha256: str, targ
     """Check ``data`` (see the module docstring), unpack it next to ``target`` and
     rename it into place. ArtifactError (one line) on anything wrong; nothing is
     left behind then."""
-    from trainer.artifact import artifact_sha256, verify_artifact
-
     what = f"model blob of version {target.name}"
     actual = hashlib.sha256(data).hexdigest()
     if actual != blob_sha256:
