@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from servers import ServerUnavailable, own_database, own_redis_db, postgres, redis_server
-from services import BBC_CSV, WorkerProcess
+from services import BBC_CSV, WorkerProcess, bbc_rows, write_labeled
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +53,23 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'newsclf.db'}"
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database of each kind in turn: the test runs once on PostgreSQL
+    (``pg_url``) and once on SQLite (``sqlite_url``)."""
+    kind = "pg_url" if request.param == "postgresql" else "sqlite_url"
+    return str(request.getfixturevalue(kind))
+
+
+@pytest.fixture
+def migrated_database_url(database_url: str) -> str:
+    """``database_url`` with the newsclf tables (``newsclf db upgrade``)."""
+    from schema.db import upgrade
+
+    upgrade(database_url)
+    return database_url
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database of this test's own (empty when taken), emptied afterwards."""
@@ -79,25 +96,14 @@ def newsclf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pat
     get_settings.cache_clear()
 
 
-
 @pytest.fixture(scope="session")
 def tiny_artifact(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model (a few units, one epoch, 300 BBC rows) trained by the real trainer."""
-    import csv
-
     from trainer.model import ModelConfig
     from trainer.train import train
 
     tmp = tmp_path_factory.mktemp("tiny")
-    subset = tmp / "subset.csv"
-    with open(bbc_csv, newline="", encoding="utf-8") as src, open(subset, "w", newline="") as out:
-        reader = csv.DictReader(src)
-        writer = csv.DictWriter(out, fieldnames=["category", "text"])
-        writer.writeheader()
-        for i, row in enumerate(reader):
-            if i == 300:
-                break
-            writer.writerow(row)
+    subset = write_labeled(tmp / "subset.csv", bbc_rows(300))
     config = ModelConfig.preset(
         "default", vocab_size=2000, embedding_dim=8, lstm_units=8, dense_units=8, max_length=100,
         epochs=1, seed=1,

@@ -1,14 +1,22 @@
-"""Plain helpers for tests that use real services: paths, the CLI as a subprocess,
-the environment of a subprocess, and a real worker process. Fixtures that use
-them live in ``conftest.py``; tests import these with ``from services import ...``.
+"""Plain helpers for tests: paths, the BBC data as rows and CSV files, the CLI as a
+subprocess, the environment of a subprocess, and a real worker process. Fixtures
+that use them live in ``conftest.py``; tests import these with
+``from services import ...`` (``tests/`` is on the path, as the conftest's folder).
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import shutil
+import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BBC_CSV = Path(os.environ.get("NEWSCLF_TEST_BBC", ROOT.parent / "shared" / "data" / "bbc-text.csv"))
@@ -18,6 +26,97 @@ VENV_BIN = Path(os.environ.get("NEWSCLF_TEST_BIN", Path(sys.executable).parent))
 def newsclf_cmd(*args: str) -> list[str]:
     """The installed ``newsclf`` entry point, run as a subprocess."""
     return [str(VENV_BIN / "newsclf"), *args]
+
+
+TINY_RETRAIN_CONFIG = {
+    "vocab_size": 2000,
+    "embedding_dim": 16,
+    "lstm_units": 8,
+    "dense_units": 16,
+    "max_length": 60,
+    "epochs": 4,
+    "learning_rate": 0.02,
+    "validation_portion": 0.0,
+    "patience": 0,
+    "crop_probability": 0.0,
+    "dropout": 0.0,
+    "seed": 1,
+}
+"""A model that trains in seconds and still learns on 500 BBC rows (well above
+chance); ``learning_rate: 0`` makes the same model learn nothing."""
+
+
+def run_cli(
+    env: Mapping[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``newsclf ARGS`` as a subprocess with ``env``; its output captured as text."""
+    return subprocess.run(
+        newsclf_cmd(*args), env=dict(env), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def last_json(stdout: str) -> Any:
+    """The JSON object a ``--json`` command ends its output with."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def bbc_rows(n: int, *, start: int = 0, distinct: bool = False) -> list[dict[str, str]]:
+    """``n`` rows (``category``, ``text``) of the BBC file from row ``start`` on; with
+    ``distinct``, skipping texts already taken (compared after whitespace is
+    normalized, as the articles table dedups them)."""
+    rows: list[dict[str, str]] = []
+    seen: set[str] = set()
+    with open(BBC_CSV, newline="", encoding="utf-8") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            if len(rows) == n:
+                break
+            key = " ".join(row["text"].split())
+            if i >= start and not (distinct and key in seen):
+                seen.add(key)
+                rows.append({"category": row["category"], "text": row["text"]})
+    return rows
+
+
+def write_labeled(path: Path, rows: Iterable[Mapping[str, str]]) -> Path:
+    """A labeled CSV (``category,text``), the trainer's default layout."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["category", "text"])
+        writer.writeheader()
+        writer.writerows({"category": r["category"], "text": r["text"]} for r in rows)
+    return path
+
+
+def write_feed(path: Path, texts: Iterable[str], *, prefix: str = "a") -> Path:
+    """A feed CSV (``id,title,text``): ids ``PREFIX-0``..., each title the text's first words."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "text"])
+        for i, text in enumerate(texts):
+            writer.writerow([f"{prefix}-{i}", " ".join(text.split()[:8]), text])
+    return path
+
+
+def clone_artifact(source: Path, models_dir: Path, version: str) -> Path:
+    """A copy of an artifact under another version id (same weights, its own
+    manifest, so its own registry identity): a second version without training."""
+    target = models_dir / version
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "MANIFEST.json").read_text())
+    manifest["version"] = version
+    (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return target
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout:.0f}s")
+        time.sleep(0.3)
 
 
 def service_env(

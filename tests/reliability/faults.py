@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servers import own_redis_db  # noqa: F401 - tests import it from here
 from services import newsclf_cmd, service_env
 
 HERE = Path(__file__).resolve().parent

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from faults import Service, newsclf_cmd, own_redis_db, service_env
+from faults import Service
+from servers import own_redis_db
+from services import newsclf_cmd, service_env
 
 MAX_CHARS = 300
 LONG = "word " * 80  # 400 characters

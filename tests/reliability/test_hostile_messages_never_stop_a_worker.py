@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, wait_for
+from faults import assert_alive, bbc_texts, make_service, wait_for
+from servers import own_redis_db
 
 GOOD_MESSAGES = 8
 IDS_PER_GOOD_MESSAGE = 5

@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from faults import assert_alive, bbc_texts, make_service, own_redis_db
+from faults import assert_alive, bbc_texts, make_service
+from servers import own_redis_db
 
 HOSTILE = [
     "'; DROP TABLE articles; --",

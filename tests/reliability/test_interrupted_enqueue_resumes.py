@@ -17,7 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from faults import make_service, newsclf_cmd, own_redis_db, wait_for
+from faults import make_service, wait_for
+from servers import own_redis_db
+from services import newsclf_cmd
 
 N_ROWS = 20_000
 """Rows of the generated feed: enough that a signal sent once some are stored

@@ -11,7 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from faults import make_service, newsclf_cmd, own_redis_db, wait_for
+from faults import make_service, wait_for
+from servers import own_redis_db
+from services import newsclf_cmd
 from test_interrupted_enqueue_resumes import generated_feed
 
 PARTS = 3

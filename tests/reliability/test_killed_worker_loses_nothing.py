@@ -11,15 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import (
-    MID_JOB,
-    assert_alive,
-    bbc_texts,
-    held_mid_job,
-    make_service,
-    own_redis_db,
-    write_csv,
-)
+from faults import MID_JOB, assert_alive, bbc_texts, held_mid_job, make_service, write_csv
+from servers import own_redis_db
 
 N_ARTICLES = 5000
 

@@ -23,11 +23,11 @@ from faults import (
     bbc_texts,
     held_mid_job,
     make_service,
-    newsclf_cmd,
-    own_redis_db,
     wait_for,
     write_csv,
 )
+from servers import own_redis_db
+from services import newsclf_cmd
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:6399/0"
 

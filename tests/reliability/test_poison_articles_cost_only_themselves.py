@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from fault_hooks import KILLER, POISON
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, wait_for, write_csv
+from faults import assert_alive, bbc_texts, make_service, wait_for, write_csv
+from servers import own_redis_db
 
 MAX_ATTEMPTS = 3
 

@@ -12,17 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import (
-    MID_JOB,
-    assert_alive,
-    bbc_texts,
-    held_mid_job,
-    make_service,
-    own_redis_db,
-    wait_for,
-    write_csv,
-)
-from servers import postgres
+from faults import MID_JOB, assert_alive, bbc_texts, held_mid_job, make_service, wait_for, write_csv
+from servers import own_redis_db, postgres
 
 N_ARTICLES = 3000
 

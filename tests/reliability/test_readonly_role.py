@@ -6,7 +6,6 @@ checks connect as that role to a fresh database of the PostgreSQL on 127.0.0.1.
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import errors, sql
-from services import newsclf_cmd, service_env
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(newsclf_cmd(*args), env=env, capture_output=True, text=True, timeout=120)
+from services import run_cli, service_env
 
 
 @pytest.fixture

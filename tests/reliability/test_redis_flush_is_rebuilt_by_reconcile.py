@@ -9,15 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from faults import (
-    MID_JOB,
-    assert_alive,
-    bbc_texts,
-    held_mid_job,
-    make_service,
-    own_redis_db,
-    write_csv,
-)
+from faults import MID_JOB, assert_alive, bbc_texts, held_mid_job, make_service, write_csv
+from servers import own_redis_db
 
 N_ARTICLES = 3000
 

@@ -9,21 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, write_csv
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "registry"))
-from test_blobs_refuse_hostile_tars import (  # noqa: E402
+from faults import assert_alive, bbc_texts, make_service, write_csv
+from hostile_artifacts import (
     gnu_sparse_blob,
     octal,
     plain,
     recomputed_manifest_copy,
     tar_of,
 )
+from servers import own_redis_db
 
 
 def clone(artifact: Path, into: Path, version: str, *, model: Path | None = None) -> Path:

@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from faults import make_service, own_redis_db, wait_for
+from faults import make_service, wait_for
+from servers import own_redis_db
 from services import service_env
 
 STOP_WITHIN_S = 15

@@ -22,16 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import (
-    MID_JOB,
-    TcpProxy,
-    assert_alive,
-    bbc_texts,
-    held_mid_job,
-    make_service,
-    own_redis_db,
-    write_csv,
-)
+from faults import MID_JOB, TcpProxy, assert_alive, bbc_texts, held_mid_job, make_service, write_csv
+from servers import own_redis_db
 
 N_ARTICLES = 3000
 VISIBILITY_TIMEOUT_S = 3600

@@ -11,7 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from faults import assert_alive, bbc_texts, make_service, own_redis_db, wait_for, write_csv
+from faults import assert_alive, bbc_texts, make_service, wait_for, write_csv
+from servers import own_redis_db
 
 
 class Payload:

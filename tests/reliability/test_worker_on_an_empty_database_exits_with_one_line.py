@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import own_redis_db
+from servers import own_redis_db
 from services import service_env
 
 from newsclf.errors import NO_TABLES

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from services import bbc_rows, write_labeled
 
 from newsclf.cli import cli
 
@@ -21,12 +21,7 @@ def test_every_command_shows_an_example_in_its_help(command: str) -> None:
 def test_evaluate_takes_a_bare_version_and_ends_with_one_json_object(
     tiny_artifact: Path, bbc_csv: Path, tmp_path: Path
 ) -> None:
-    data = tmp_path / "eval.csv"
-    with open(bbc_csv, newline="", encoding="utf-8") as src, open(data, "w", newline="") as out:
-        rows = [row for _, row in zip(range(40), csv.DictReader(src), strict=False)]
-        writer = csv.DictWriter(out, fieldnames=["category", "text"])
-        writer.writeheader()
-        writer.writerows(rows)
+    data = write_labeled(tmp_path / "eval.csv", bbc_rows(40))
     result = CliRunner().invoke(cli, ["evaluate", "--model", tiny_artifact.name, "--data", str(data),
                                       "--models-dir", str(tiny_artifact.parent), "--json"])
     assert result.exit_code == 0, result.output

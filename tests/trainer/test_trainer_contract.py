@@ -4,7 +4,6 @@ on batching or padding, no test article in training, and one-line CLI errors."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from services import newsclf_cmd, service_env
+from services import bbc_rows, newsclf_cmd, service_env, write_labeled
 
 from newsclf.errors import ArtifactError
 from trainer.artifact import verify_artifact
@@ -30,23 +29,10 @@ TINY = {
 }
 
 
-def bbc_rows(bbc_csv: Path, n: int) -> list[dict[str, str]]:
-    with open(bbc_csv, newline="", encoding="utf-8") as f:
-        return [row for _, row in zip(range(n), csv.DictReader(f), strict=False)]
-
-
-def write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["category", "text"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def trained(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("contract")
-    data = write_rows(tmp / "train.csv", bbc_rows(bbc_csv, 260))
+    data = write_labeled(tmp / "train.csv", bbc_rows(260))
     config = ModelConfig.preset("default", epochs=2, seed=3, **TINY)
     return train(data, config=config, models_dir=tmp / "models")
 
@@ -92,9 +78,9 @@ def test_a_tampered_or_incomplete_artifact_is_refused(trained, tmp_path: Path) -
 
 
 def test_no_test_article_sits_in_training(bbc_csv: Path, tmp_path: Path) -> None:
-    rows = bbc_rows(bbc_csv, 200)
-    train_file = write_rows(tmp_path / "train.csv", rows[:150] + rows[160:170])  # 10 also in test
-    test_file = write_rows(tmp_path / "test.csv", rows[150:200])
+    rows = bbc_rows(200)
+    train_file = write_labeled(tmp_path / "train.csv", rows[:150] + rows[160:170])  # 10 also in test
+    test_file = write_labeled(tmp_path / "test.csv", rows[150:200])
     config = ModelConfig.preset("default", epochs=1, seed=1, **TINY)
     result = train(train_file, test_path=test_file, config=config, models_dir=tmp_path / "m")
     data = json.loads((result.path / "data.json").read_text())
@@ -111,7 +97,7 @@ def test_labels_are_the_training_labels_in_output_order(trained) -> None:  # typ
 
 
 def test_evaluate_lists_labels_the_model_does_not_know(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    data = write_rows(
+    data = write_labeled(
         tmp_path / "eval.csv",
         [
             {

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from services import bbc_rows, write_labeled
 
 from trainer.model import ModelConfig
 from trainer.train import train
@@ -18,12 +18,7 @@ TINY = {"vocab_size": 1500, "embedding_dim": 8, "lstm_units": 4, "dense_units": 
 
 @pytest.fixture(scope="module")
 def subset(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("subset") / "subset.csv"
-    with open(bbc_csv, newline="", encoding="utf-8") as src, open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=["category", "text"])
-        writer.writeheader()
-        writer.writerows(row for _, row in zip(range(200), csv.DictReader(src), strict=False))
-    return path
+    return write_labeled(tmp_path_factory.mktemp("subset") / "subset.csv", bbc_rows(200))
 
 
 def test_the_same_data_and_seed_give_the_same_model(subset: Path, tmp_path: Path) -> None:

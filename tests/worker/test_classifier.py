@@ -16,11 +16,6 @@ from newsclf.settings import Settings
 BATCH = 16
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
-
-
 def stored_texts(url: str, artifact: Path, texts: list[str]) -> tuple[Any, list[int]]:
     """A migrated database with ``artifact`` active and ``texts`` stored; their ids in order."""
     from schema.db import make_engine, session_factory, upgrade

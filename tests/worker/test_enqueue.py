@@ -14,11 +14,6 @@ from sqlalchemy import func, select, update
 from newsclf.settings import Settings
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
-
-
 class Recording:
     """A publisher that keeps each message; raises ``fail_at``'s exception on that message."""
 

@@ -14,11 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
-
-
 class Publisher:
     def publish(self, ids: Any) -> None:
         pass

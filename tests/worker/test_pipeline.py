@@ -6,12 +6,10 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
-from services import ROOT, newsclf_cmd, service_env
+from services import ROOT, last_json, run_cli, service_env
 from sqlalchemy import func, select, text
 
 N_ARTICLES = 500
@@ -36,29 +34,12 @@ def write_feed(bbc_csv: Path, path: Path, n: int) -> list[str]:
     return texts
 
 
-def run_cli(
-    env: dict[str, str], *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        newsclf_cmd(*args), env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def last_json(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
 def readme_queries() -> list[str]:
     """The SQL examples of README.md (```sql blocks), one statement each."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", readme, flags=re.S)
     lines = [ln for b in blocks for ln in b.splitlines() if not ln.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
 
 
 def test_a_feed_enqueued_to_a_real_worker_ends_labeled_in_sql_once(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_support import TINY_RETRAIN_CONFIG, bbc_rows, write_labeled
+from services import TINY_RETRAIN_CONFIG, bbc_rows, write_labeled
 from sqlalchemy import select
 
 from newsclf.cli import main
@@ -25,7 +25,7 @@ def env(
 ) -> dict[str, Any]:
     """Settings for a tiny retraining on 500 BBC rows; ``set(**values)`` changes them."""
     upgrade(pg_url)
-    base = write_labeled(newsclf_env / "base.csv", bbc_rows(bbc_csv, 0, 500))
+    base = write_labeled(newsclf_env / "base.csv", bbc_rows(500, start=0, distinct=True))
 
     def set_(**values: Any) -> None:
         for key, value in values.items():
@@ -88,13 +88,13 @@ def test_feedback_labels_reach_the_next_training_run_and_are_counted(
     bbc_csv: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    base_texts = {r["text"] for r in bbc_rows(bbc_csv, 0, 500)}
-    holdout_rows = [r for r in bbc_rows(bbc_csv, 500, 150) if r["text"] not in base_texts][:100]
+    base_texts = {r["text"] for r in bbc_rows(500, start=0, distinct=True)}
+    holdout_rows = [r for r in bbc_rows(150, start=500, distinct=True) if r["text"] not in base_texts][:100]
     known = base_texts | {r["text"] for r in holdout_rows}
     env["set"](retrain_holdout=write_labeled(env["dir"] / "holdout.csv", holdout_rows))
     main(["models", "register", str(tiny_artifact)])
-    new_rows = [r for r in bbc_rows(bbc_csv, 1000, 80) if r["text"] not in known][:40]
-    base_first = bbc_rows(bbc_csv, 0, 1)[0]
+    new_rows = [r for r in bbc_rows(80, start=1000, distinct=True) if r["text"] not in known][:40]
+    base_first = bbc_rows(1, start=0, distinct=True)[0]
     relabeled = "tech" if base_first["category"] != "tech" else "sport"
     sessions = session_factory(make_engine(env["url"]))
     with sessions.begin() as session:

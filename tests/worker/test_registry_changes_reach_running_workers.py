@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_support import (
+from services import (
     bbc_rows,
     clone_artifact,
     last_json,
@@ -53,7 +53,7 @@ class Service:
             return list(conn.execute(text(query), params).all())
 
     def enqueue(self, rows: list[dict[str, str]], name: str, *, wait: bool = True) -> int:
-        feed = write_feed(self.tmp / f"{name}.csv", rows, name)
+        feed = write_feed(self.tmp / f"{name}.csv", [r["text"] for r in rows], prefix=name)
         args = ["enqueue", str(feed), "--source", name, "--json"]
         if wait:
             args += ["--wait", "--timeout", "180"]
@@ -91,7 +91,7 @@ def test_a_promotion_reaches_a_running_worker_between_batches_and_rollback_resto
     v2 = clone_artifact(tiny_artifact, tmp_path / "other", "v2-hot").name
     service.cli("models", "register", str(tiny_artifact))
     service.cli("models", "register", str(tmp_path / "other" / v2), "--no-activate")
-    rows = bbc_rows(bbc_csv, 0, 700)
+    rows = bbc_rows(700, start=0, distinct=True)
     worker = start_worker(service.env)
     pid = worker.proc.pid
 
@@ -159,12 +159,12 @@ def test_a_worker_with_no_local_models_fetches_the_active_one_and_refuses_a_corr
     worker = start_worker(env)
     wait_until(lambda: (worker_models / v1).is_dir(), timeout=60, what="the fetched artifact")
     assert f"model fetched from the database version={v1}" in worker.log()
-    service.enqueue(bbc_rows(bbc_csv, 0, 30), "fetched")
+    service.enqueue(bbc_rows(30, start=0, distinct=True), "fetched")
     assert service.versions_of("fetched") == {v1: 30}
 
     service.cli("models", "promote", v2)
     time.sleep(2 * RELOAD_S)
-    service.enqueue(bbc_rows(bbc_csv, 100, 30), "refused")
+    service.enqueue(bbc_rows(30, start=100, distinct=True), "refused")
     assert service.versions_of("refused") == {v1: 30}  # still serving the good model
     log = worker.log()
     assert f"model refused version={v2}: model blob of version {v2} is corrupted" in log

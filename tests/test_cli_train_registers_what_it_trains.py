@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from registry_support import (
+from services import (
     bbc_rows,
     clone_artifact,
     last_json,
@@ -59,7 +59,7 @@ def test_newsclf_train_registers_the_new_version_as_the_active_one(
 ) -> None:
     env = service_env(database_url=pg_url, broker_url=redis_url, models_dir=tmp_path / "models")
     assert run_cli(env, "db", "upgrade").returncode == 0
-    data = write_labeled(tmp_path / "small.csv", bbc_rows(bbc_csv, 0, 300))
+    data = write_labeled(tmp_path / "small.csv", bbc_rows(300, start=0, distinct=True))
     tiny = ["--epochs", "1", "--vocab-size", "1000", "--embedding-dim", "8", "--max-length", "60"]
     done = run_cli(env, "train", "--data", str(data), *tiny, "--json")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_support import (
+from services import (
     TINY_RETRAIN_CONFIG,
     bbc_rows,
     newsclf_cmd,
@@ -43,7 +43,7 @@ def test_the_beat_schedule_runs_a_retraining_on_a_train_queue_worker_and_records
         database_url=pg_url,
         broker_url=redis_url,
         models_dir=tmp_path / "models",
-        train_data=str(write_labeled(tmp_path / "base.csv", bbc_rows(bbc_csv, 0, 500))),
+        train_data=str(write_labeled(tmp_path / "base.csv", bbc_rows(500, start=0, distinct=True))),
         retrain_config=json.dumps(TINY_RETRAIN_CONFIG),
         retrain_every_s="2",
         reconcile_every_s="0",

@@ -8,24 +8,16 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 from services import newsclf_cmd, service_env
 
-from schema.db import make_engine, session_factory, upgrade
+from schema.db import make_engine, session_factory
 from schema.store import register_model_version, upsert_articles
 
 
-@pytest.fixture(params=["pg_url", "sqlite_url"], ids=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    url = str(request.getfixturevalue(request.param))
-    upgrade(url)
-    return url
-
-
 def test_bad_label_rows_are_reported_by_line_and_the_good_ones_are_stored(
-    database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     with session_factory(engine).begin() as session:
         [(a, _), (b, _)] = upsert_articles(session, [{"text": "one"}, {"text": "two"}])
         register_model_version(
@@ -44,7 +36,7 @@ def test_bad_label_rows_are_reported_by_line_and_the_good_ones_are_stored(
         + ("9" * 5000).encode() + b",sport\n"  # line 8: longer than int() parses
         + f"{b},sport\n".encode()  # line 9: good
     )
-    env = service_env(database_url=database_url, broker_url="redis://127.0.0.1:1/0",
+    env = service_env(database_url=migrated_database_url, broker_url="redis://127.0.0.1:1/0",
                       models_dir=tmp_path / "m")  # fmt: skip
     result = subprocess.run(newsclf_cmd("label", "--csv", str(labels), "--json"), env=env,
                             capture_output=True, text=True, timeout=120)  # fmt: skip

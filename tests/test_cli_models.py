@@ -9,34 +9,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_support import clone_artifact, last_json, run_cli, service_env
+from services import clone_artifact, last_json, run_cli, service_env
 from sqlalchemy import select
 
 from newsclf.cli import main
 from newsclf.settings import get_settings
-from schema.db import make_engine, session_factory, upgrade
+from schema.db import make_engine, session_factory
 from schema.models import Feedback, ModelActivation, ModelBlob
 from schema.store import insert_predictions, upsert_articles
 
 Cli = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture(params=["pg_url", "sqlite_url"], ids=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    url = str(request.getfixturevalue(request.param))
-    upgrade(url)
-    return url
-
-
 @pytest.fixture
 def cli(
     newsclf_env: Path,
-    database_url: str,
+    migrated_database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """``cli(*args) -> (exit code, stdout, stderr)``: ``newsclf`` in this process."""
-    monkeypatch.setenv("NEWSCLF_DATABASE_URL", database_url)
+    monkeypatch.setenv("NEWSCLF_DATABASE_URL", migrated_database_url)
     monkeypatch.setenv("NEWSCLF_USER", "tester")
     get_settings.cache_clear()
 
@@ -71,7 +64,7 @@ def _json(cli: Cli, *args: str) -> Any:
 
 
 def test_registering_stores_the_artifact_bytes_and_promote_and_rollback_are_in_the_history(
-    two_versions: tuple[str, str], cli: Cli, database_url: str
+    two_versions: tuple[str, str], cli: Cli, migrated_database_url: str
 ) -> None:
     from trainer.artifact import verify_artifact
     from trainer.blobs import pack_artifact
@@ -96,7 +89,7 @@ def test_registering_stores_the_artifact_bytes_and_promote_and_rollback_are_in_t
     shown = _json(cli, "models", "show", v1)
     assert shown["blob_bytes"] > 0 and shown["parent_version"] is None
     assert _json(cli, "models", "show", v2)["parent_version"] == v1
-    with session_factory(make_engine(database_url))() as session:
+    with session_factory(make_engine(migrated_database_url))() as session:
         blob = session.get_one(ModelBlob, v1)
         assert blob.data == pack_artifact(Path(shown["path"]), verify_artifact(shown["path"]))  # deterministic bytes
         assert session.query(ModelActivation).count() == 4
@@ -113,7 +106,7 @@ def test_rollback_with_no_earlier_version_and_promoting_an_unknown_one_are_one_l
 
 
 def test_a_fetched_blob_is_verified_and_a_corrupted_one_is_refused_until_mended(
-    two_versions: tuple[str, str], cli: Cli, database_url: str, tmp_path: Path
+    two_versions: tuple[str, str], cli: Cli, migrated_database_url: str, tmp_path: Path
 ) -> None:
     from newsclf.errors import ArtifactError, NoModelError
     from newsclf.settings import Settings
@@ -122,7 +115,7 @@ def test_a_fetched_blob_is_verified_and_a_corrupted_one_is_refused_until_mended(
     from worker.artifacts import fetch_artifact
 
     v1, v2 = two_versions
-    sessions = session_factory(make_engine(database_url))
+    sessions = session_factory(make_engine(migrated_database_url))
     with sessions() as session:
         path = fetch_artifact(session, v1, tmp_path / "cache")
     assert path == tmp_path / "cache" / v1 and verify_artifact(path)["version"] == v1
@@ -135,7 +128,7 @@ def test_a_fetched_blob_is_verified_and_a_corrupted_one_is_refused_until_mended(
         fetch_artifact(session, v2, tmp_path / "cache")
     assert not (tmp_path / "cache" / v2).exists()
     assert cli("models", "promote", v2)[0] == 0
-    settings = Settings(database_url=database_url, models_dir=tmp_path / "worker")
+    settings = Settings(database_url=migrated_database_url, models_dir=tmp_path / "worker")
     with pytest.raises(NoModelError, match=f"active model {v2} cannot be loaded.*corrupted"):
         ActiveModel(sessions, settings).current()
 
@@ -146,9 +139,9 @@ def test_a_fetched_blob_is_verified_and_a_corrupted_one_is_refused_until_mended(
     assert artifact_sha256(tmp_path / "worker" / v2) == _json(cli, "models", "show", v2)["sha256"]
 
 
-def _articles_with_predictions(database_url: str, version: str, n: int) -> list[int]:
+def _articles_with_predictions(migrated_database_url: str, version: str, n: int) -> list[int]:
     """``n`` articles, each predicted by ``version`` with confidence 0.31, 0.36, ..."""
-    sessions = session_factory(make_engine(database_url))
+    sessions = session_factory(make_engine(migrated_database_url))
     with sessions.begin() as session:
         ids = [a for a, _ in upsert_articles(session, [{"text": f"text {i}"} for i in range(n)])]
         rows = []
@@ -169,10 +162,10 @@ def _articles_with_predictions(database_url: str, version: str, n: int) -> list[
 
 
 def test_labels_are_checked_one_per_article_and_review_lists_the_least_confident_unlabeled(
-    two_versions: tuple[str, str], cli: Cli, database_url: str, tmp_path: Path
+    two_versions: tuple[str, str], cli: Cli, migrated_database_url: str, tmp_path: Path
 ) -> None:
     v1, _ = two_versions
-    ids = _articles_with_predictions(database_url, v1, 8)  # confidences 0.31 .. 0.66
+    ids = _articles_with_predictions(migrated_database_url, v1, 8)  # confidences 0.31 .. 0.66
 
     review = _json(cli, "review", "--limit", "3")
     assert [r["article_id"] for r in review] == ids[:3]
@@ -199,7 +192,7 @@ def test_labels_are_checked_one_per_article_and_review_lists_the_least_confident
     assert [r["line"] for r in summary["rows"]] == [3, 4, 5]
     assert "rejected line 4: unknown label 'astrology'" in err
 
-    with session_factory(make_engine(database_url))() as session:
+    with session_factory(make_engine(migrated_database_url))() as session:
         stored = {f.article_id: (f.label, f.source) for f in session.scalars(select(Feedback))}
     assert stored == {
         ids[0]: ("tech", "cli"),
@@ -228,14 +221,14 @@ def _queued_ids(redis_url: str) -> list[int]:
 def test_relabel_queues_the_matching_articles_the_active_model_has_not_labeled(
     two_versions: tuple[str, str],
     cli: Cli,
-    database_url: str,
+    migrated_database_url: str,
     redis_url: str,
     tmp_path: Path,
 ) -> None:
     import datetime as dt
 
     # A subprocess: the Celery app binds its broker when first imported.
-    env = service_env(database_url=database_url, broker_url=redis_url, models_dir=tmp_path / "m")
+    env = service_env(database_url=migrated_database_url, broker_url=redis_url, models_dir=tmp_path / "m")
 
     def relabel(*args: str) -> dict[str, Any]:
         done = run_cli(env, "relabel", *args, "--json")
@@ -244,7 +237,7 @@ def test_relabel_queues_the_matching_articles_the_active_model_has_not_labeled(
 
     v1, v2 = two_versions
     march, may = dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
-    sessions = session_factory(make_engine(database_url))
+    sessions = session_factory(make_engine(migrated_database_url))
     with sessions.begin() as session:
         stored = upsert_articles(
             session,
