@@ -17,12 +17,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NoModelError
 from newsclf.settings import Settings
-from schema.models import Article, Prediction
+from schema.articles import matching_articles
 from schema.store import active_model_version, add_job_articles, create_job, finish_jobs_if_done
 
 if TYPE_CHECKING:  # the protocol only; publishing imports Celery
@@ -43,27 +42,6 @@ class RelabelReport:
         return dict(self.__dict__)
 
 
-def matching_articles(
-    session: Session, *, since: dt.datetime | None, source: str | None
-) -> list[tuple[int, bool]]:
-    """``(article_id, needs_label)`` of every live article matching the filters, by id;
-    ``needs_label``: the active model has no prediction for it yet."""
-    active = active_model_version(session)
-    if active is None:
-        raise NoModelError("no active model to relabel with: train or promote one first")
-    labeled = exists().where(
-        Prediction.article_id == Article.id, Prediction.model_version == active.version
-    )
-    query = select(Article.id, ~labeled).where(Article.failed_reason.is_(None))
-    if since is not None:
-        if session.get_bind().dialect.name == "sqlite":  # stored as naive UTC text
-            since = since.astimezone(dt.UTC).replace(tzinfo=None)
-        query = query.where(func.coalesce(Article.published_at, Article.ingested_at) >= since)
-    if source is not None:
-        query = query.where(Article.source == source)
-    return [(int(i), bool(todo)) for i, todo in session.execute(query.order_by(Article.id))]
-
-
 def relabel(
     *,
     sessions: sessionmaker[Session],
@@ -72,13 +50,14 @@ def relabel(
     since: dt.datetime | None = None,
     source: str | None = None,
 ) -> RelabelReport:
-
     """Create a job of the matching articles and publish those the active model lacks."""
     with sessions.begin() as session:
         active = active_model_version(session)
         if active is None:
             raise NoModelError("no active model to relabel with: train or promote one first")
-        matched = matching_articles(session, since=since, source=source)
+        matched = matching_articles(
+            session, version=active.version, since=since, source=source
+        )
         filters = [f"since {since:%Y-%m-%d}" if since else "", f"source {source}" if source else ""]
         name = "relabel" + "".join(f", {f}" for f in filters if f)
         job = create_job(

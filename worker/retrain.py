@@ -29,13 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.settings import Settings
-from schema.models import TrainingRun
 from schema.store import active_model_version, feedback_examples
+from schema.training_runs import (
+    record_skipped_run,
+    running_training_run,
+    start_training_run,
+    update_training_run,
+)
 
 log = logging.getLogger("newsclf.retrain")
 
@@ -298,30 +302,27 @@ def _start_run(
     _expire_stale(sessions, settings.retrain_stale_s)
     try:
         with sessions.begin() as session:
-            run = TrainingRun(trigger=trigger, request_id=request_id, status="running")
-            session.add(run)
-            session.flush()
+            run = start_training_run(session, trigger=trigger, request_id=request_id)
             return run.id, None
     except IntegrityError:
         pass  # the partial unique index: one run is already 'running'
     with sessions.begin() as session:
-        busy = session.scalar(select(TrainingRun.id).where(TrainingRun.status == "running"))
-        skipped = TrainingRun(
+        running = running_training_run(session)
+        busy = running.id if running else None
+        skipped = record_skipped_run(
+            session,
             trigger=trigger,
             request_id=request_id,
-            status="skipped",
             finished_at=_now(),
             reason=f"another retraining (run {busy}) is in progress",
         )
-        session.add(skipped)
-        session.flush()
         return skipped.id, busy or 0
 
 
 def _expire_stale(sessions: sessionmaker[Session], stale_s: float) -> None:
     """Mark failed a 'running' run older than ``stale_s`` (its worker died)."""
     with sessions.begin() as session:
-        run = session.scalars(select(TrainingRun).where(TrainingRun.status == "running")).first()
+        run = running_training_run(session)
         if run is None:
             return
         started = run.started_at
@@ -335,9 +336,7 @@ def _expire_stale(sessions: sessionmaker[Session], stale_s: float) -> None:
 
 def _update(sessions: sessionmaker[Session], run_id: int, **values: Any) -> None:
     with sessions.begin() as session:
-        run = session.get_one(TrainingRun, run_id)
-        for key, value in values.items():
-            setattr(run, key, value)
+        update_training_run(session, run_id, **values)
 
 
 def _finish(sessions: sessionmaker[Session], run_id: int, **values: Any) -> None:

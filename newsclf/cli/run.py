@@ -47,7 +47,7 @@ def run(
     Example:
       newsclf run feed.csv --train-data ../shared/data/bbc-text.csv
     """
-    from schema.store import active_model_version
+    from schema.registry import active_version
     from worker.active_model import ActiveModel
     from worker.batch import Classifier, configure_tensorflow
     from worker.embedded import EmbeddedQueue
@@ -65,7 +65,7 @@ def run(
             getattr(items, "close", lambda: None)()
     factory = sessions(upgrade=True)
     with factory() as session:
-        has_model = active_model_version(session) is not None
+        has_model = active_version(session) is not None
     if not has_model:
         _train_first(factory, train_data or config.train_data, quiet=as_json)
 
@@ -131,41 +131,18 @@ def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
 
 
 def _summary(factory: Any, job_id: int, low: float) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from schema.models import Article, JobArticle, Prediction
-    from schema.store import active_model_version
+    from schema.jobs import job_label_summary
+    from schema.registry import active_version
 
     with factory() as session:
-        version = active_model_version(session).version  # type: ignore[union-attr]
-        in_job = select(JobArticle.article_id).where(JobArticle.job_id == job_id)
-        counts = dict(
-            session.execute(
-                select(Prediction.label, func.count())
-                .where(Prediction.model_version == version, Prediction.article_id.in_(in_job))
-                .group_by(Prediction.label)
-                .order_by(func.count().desc())
-            ).all()
-        )
-        low_n = session.scalar(
-            select(func.count())
-            .select_from(Prediction)
-            .where(
-                Prediction.model_version == version,
-                Prediction.article_id.in_(in_job),
-                Prediction.confidence < low,
-            )
-        )
-        failed = session.scalar(
-            select(func.count())
-            .select_from(Article)
-            .where(Article.id.in_(in_job), Article.failed_reason.is_not(None))
-        )
+        version = active_version(session)
+        assert version is not None  # the run trained or found one
+        labels = job_label_summary(session, job_id=job_id, version=version, low_confidence=low)
     return {
         "job_id": job_id,
         "model_version": version,
-        "labels": counts,
-        "low_confidence": low_n,
-        "failed": failed,
+        "labels": labels.labels,
+        "low_confidence": labels.low_confidence,
+        "failed": labels.failed,
         "query_hint": QUERY_HINT,
     }
