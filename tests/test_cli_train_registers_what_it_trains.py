@@ -18,7 +18,7 @@ from services import (
 )
 from sqlalchemy import select
 
-from newsclf.registry import register_trained
+from newsclf.cli.registry import register_trained
 from schema.db import make_engine, session_factory, upgrade
 from schema.models import ModelBlob, ModelVersion
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import click
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NO_TABLES, NewsclfError
@@ -19,16 +18,15 @@ def settings() -> Settings:
 
 def sessions(*, upgrade: bool = False) -> sessionmaker[Session]:
     """Sessions on the configured database; migrate it first when ``upgrade``."""
-    from schema.db import make_engine, session_factory
+    from schema.db import has_table, make_engine, session_factory
     from schema.db import upgrade as run_upgrade
 
     url = settings().database_url
     if upgrade:
         run_upgrade(url)
     engine = make_engine(url)
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("articles"):
-            raise NewsclfError(NO_TABLES)
+    if not has_table(engine, "articles"):
+        raise NewsclfError(NO_TABLES)
     return session_factory(engine)
 
 

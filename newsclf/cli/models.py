@@ -41,7 +41,7 @@ def list_(as_json: bool) -> None:
       newsclf models list
       newsclf models list --json | jq '.[0].version'
     """
-    from newsclf.registry import describe
+    from newsclf.cli.registry import describe
     from schema.registry import list_versions
 
     with sessions()() as session:
@@ -70,7 +70,7 @@ def show(version: str, as_json: bool) -> None:
     """
     from sqlalchemy import select
 
-    from newsclf.registry import describe, history
+    from newsclf.cli.registry import describe, history
     from schema.models import ModelBlob
     from schema.registry import get_version
 
@@ -103,7 +103,7 @@ def register(path: Path, no_activate: bool, by: str | None, as_json: bool) -> No
     Example:
       newsclf models register models/20261128-121530-3f9a1c
     """
-    from newsclf.registry import describe
+    from newsclf.cli.registry import describe
     from schema.registry import register_artifact
     from trainer.blobs import artifact_record
 
@@ -128,7 +128,7 @@ def promote(version: str, reason: str | None, by: str | None, as_json: bool) -> 
     Example:
       newsclf models promote 20261128-121530-3f9a1c --reason "better on March news"
     """
-    from newsclf.registry import describe
+    from newsclf.cli.registry import describe
     from schema.registry import promote as do_promote
 
     with sessions().begin() as session:
@@ -147,7 +147,7 @@ def rollback(reason: str | None, by: str | None, as_json: bool) -> None:
     Example:
       newsclf models rollback --reason "too many sport labels on business feeds"
     """
-    from newsclf.registry import describe
+    from newsclf.cli.registry import describe
     from schema.registry import rollback as do_rollback
 
     with sessions().begin() as session:
@@ -165,7 +165,7 @@ def history_(limit: int, as_json: bool) -> None:
     Example:
       newsclf models history --limit 5
     """
-    from newsclf.registry import history
+    from newsclf.cli.registry import history
 
     with sessions()() as session:
         rows = history(session, limit)

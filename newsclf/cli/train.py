@@ -101,7 +101,7 @@ def train(
     click.echo(f"artifact {result.path}")
     registered = None
     if not no_register:
-        from newsclf.registry import register_trained
+        from newsclf.cli.registry import register_trained
 
         registered = register_trained(settings.database_url, result.path,
                                       activate=not no_activate, by=settings.user or "unknown")

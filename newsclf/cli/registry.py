@@ -57,9 +57,7 @@ def register_trained(
     the active version) in the database at ``database_url``. None when there is no
     newsclf database there yet (no SQLite file, or never migrated): training still
     works without one, and ``newsclf models register PATH`` records it later."""
-    from sqlalchemy import inspect
-
-    from schema.db import make_engine, session_factory
+    from schema.db import has_table, make_engine, session_factory
     from schema.registry import register_artifact
     from trainer.blobs import artifact_record
 
@@ -69,9 +67,8 @@ def register_trained(
             return None
     engine = make_engine(database_url)
     try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table("model_blobs"):
-                return None
+        if not has_table(engine, "model_blobs"):
+            return None
         record = artifact_record(path)
         with session_factory(engine).begin() as session:
             row = register_artifact(session, record, activate=activate, by=by, reason="newsclf train")
