@@ -117,23 +117,23 @@ def test_an_artifact_is_verified_once_per_registration(
     tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Registering reads every file's sha256 once: the record and its blob share it."""
-    import trainer.artifact
-    import trainer.blobs
+    from trainer import artifact as artifact_module
+    from trainer import blobs
 
     verified: list[Path] = []
-    real = trainer.artifact.verify_artifact
+    real = artifact_module.verify_artifact
 
     def counting(path: str | Path) -> dict:
         verified.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(trainer.blobs, "verify_artifact", counting)
-    monkeypatch.setattr(trainer.artifact, "verify_artifact", counting)
-    record = trainer.blobs.artifact_record(tiny_artifact)
+    monkeypatch.setattr(blobs, "verify_artifact", counting)
+    monkeypatch.setattr(artifact_module, "verify_artifact", counting)
+    record = blobs.artifact_record(tiny_artifact)
     assert verified == [tiny_artifact]
     assert record.version == tiny_artifact.name
     assert record.sha256 == artifact_sha256(tiny_artifact)
-    assert record.blob == trainer.blobs.pack_artifact(tiny_artifact, verify_artifact(tiny_artifact))
+    assert record.blob == blobs.pack_artifact(tiny_artifact, verify_artifact(tiny_artifact))
 
 
 def test_a_copy_whose_manifest_is_not_the_registered_one_is_refused(
