@@ -1,7 +1,9 @@
-"""Reading results back: one job's labeled articles, and the state of every job.
+"""Reading results back: one job's labeled articles, the state of the newest jobs,
+and the active model::
 
-for row in job_results(session, job_id=3): ...
-snapshot = service_status(session)
+    for row in job_results(session, job_id=3): ...
+    jobs = jobs_status(session, limit=10)      # or job_ids=[3, 4]
+    model = model_status(session)              # None when no model is active
 """
 
 from __future__ import annotations
