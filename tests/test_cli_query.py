@@ -10,13 +10,12 @@ import pytest
 from services import newsclf_cmd, service_env
 from sqlalchemy import text
 
-from schema.db import make_engine, upgrade
+from schema.db import make_engine
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    url = str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
-    upgrade(url)
+@pytest.fixture
+def env(migrated_database_url: str, tmp_path: Path) -> dict[str, str]:
+    url = migrated_database_url
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(

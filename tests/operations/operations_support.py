@@ -5,28 +5,10 @@ and the real in-process Classifier (a plain module, imported by name)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "registry"))
-
-from registry_support import (  # noqa: E402
-    bbc_rows,
-    clone_artifact,
-    last_json,
-    run_cli,
-    service_env,
-    wait_until,
-    write_feed,
-)
-
-from newsclf.settings import Settings  # noqa: E402
-
-__all__ = [
-    "Database", "bbc_rows", "clone_artifact", "last_json", "run_cli", "service_env",
-    "version_of", "wait_until", "write_feed",
-]
+from newsclf.settings import Settings
 
 
 def version_of(artifact: Path) -> str:

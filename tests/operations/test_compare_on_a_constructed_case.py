@@ -19,9 +19,9 @@ B_CONF = [0.7, 0.6, 0.8, 0.9, 0.4]
 GOLD = {1: "sport", 2: "tech", 3: "business", 6: "sport"}  # 6 is not compared
 
 
-@pytest.fixture(params=["pg_url", "sqlite_url"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path):
-    from schema.db import make_engine, session_factory, upgrade
+@pytest.fixture
+def sessions(migrated_database_url: str, tmp_path: Path):
+    from schema.db import make_engine, session_factory
     from schema.store import (
         insert_predictions,
         register_model_version,
@@ -29,9 +29,7 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path):
         upsert_feedback,
     )
 
-    url = request.getfixturevalue(request.param)
-    upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_database_url)
     factory = session_factory(engine)
     labels = ["business", "politics", "sport", "tech"]
     with factory.begin() as session:

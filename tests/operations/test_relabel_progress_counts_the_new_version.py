@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-from operations_support import Database, bbc_rows, clone_artifact
+from operations_support import Database
+from services import bbc_rows, clone_artifact
 
 
 class Collected:
@@ -20,19 +20,18 @@ class Collected:
         self.ids.extend(article_ids)
 
 
-@pytest.mark.parametrize("backend", ["pg_url", "sqlite_url"])
 def test_a_relabel_job_is_done_only_when_the_new_version_labeled_every_article(
-    backend: str, request: pytest.FixtureRequest, tiny_artifact: Path, bbc_csv: Path,
+    database_url: str, tiny_artifact: Path, bbc_csv: Path,
     tmp_path: Path,
 ) -> None:
     from schema.registry import promote
     from schema.store import job_progress
     from worker.relabel import relabel
 
-    db = Database(request.getfixturevalue(backend), tmp_path / "models")
+    db = Database(database_url, tmp_path / "models")
     try:
         v1 = db.register(tiny_artifact)
-        ids = db.store([{"text": r["text"], "source": "bbc"} for r in bbc_rows(bbc_csv, 0, 20)])
+        ids = db.store([{"text": r["text"], "source": "bbc"} for r in bbc_rows(20, start=0, distinct=True)])
         assert db.classifier().classify(ids).inserted == 20
         v2 = db.register(clone_artifact(tiny_artifact, tmp_path / "v2", "v2-relabel"))
         with db.sessions.begin() as session:

@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from operations_support import Database, bbc_rows, clone_artifact, service_env
-from services import newsclf_cmd
+from operations_support import Database
+from services import bbc_rows, clone_artifact, newsclf_cmd, service_env
 
 
 class Page(HTMLParser):
@@ -59,12 +59,11 @@ class Page(HTMLParser):
             self.script += data
 
 
-@pytest.mark.parametrize("backend", ["pg_url", "sqlite_url"])
 def test_the_report_page_shows_plots_and_figures_that_match_sql(
-    backend: str, request: pytest.FixtureRequest, tiny_artifact: Path, bbc_csv: Path,
+    database_url: str, tiny_artifact: Path, bbc_csv: Path,
     tmp_path: Path,
 ) -> None:
-    url = request.getfixturevalue(backend)
+    url = database_url
     db = Database(url, tmp_path / "models")
     try:
         v1 = db.register(tiny_artifact)
@@ -73,10 +72,10 @@ def test_the_report_page_shows_plots_and_figures_that_match_sql(
 
         with db.sessions.begin() as session:
             start_shadow(session, v2)
-        rows = bbc_rows(bbc_csv, 300, 90)
+        rows = bbc_rows(90, start=300, distinct=True)
         # Three days: two sources, then one feed of sport only (the drift).
         feeds = [("wires", rows[:30]), ("blogs", rows[30:60]),
-                 ("sportdesk", [r for r in bbc_rows(bbc_csv, 400, 400) if r["category"] == "sport"][:30])]
+                 ("sportdesk", [r for r in bbc_rows(400, start=400, distinct=True) if r["category"] == "sport"][:30])]
         for days_ago, (source, feed) in zip((2, 1, 0), feeds, strict=True):
             new = " zorblax" if days_ago == 0 else ""  # a word of the last day only
             ids = db.store([{"text": r["text"] + new + " quuxly", "source": source} for r in feed])

@@ -28,14 +28,12 @@ def _probabilities(values: list[float]) -> dict[str, float]:
     return dict(zip(LABELS, values, strict=True))
 
 
-@pytest.fixture(params=["pg_url", "sqlite_url"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path):
-    from schema.db import make_engine, session_factory, upgrade
+@pytest.fixture
+def sessions(migrated_database_url: str, tmp_path: Path):
+    from schema.db import make_engine, session_factory
     from schema.store import insert_predictions, register_model_version, upsert_articles
 
-    url = request.getfixturevalue(request.param)
-    upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_database_url)
     factory = session_factory(engine)
     with factory.begin() as session:
         register_model_version(

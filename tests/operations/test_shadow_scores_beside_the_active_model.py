@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operations_support import (
+from operations_support import version_of
+from services import (
     bbc_rows,
     clone_artifact,
     last_json,
     run_cli,
     service_env,
-    version_of,
     wait_until,
     write_feed,
 )
@@ -45,7 +45,7 @@ class Service:
             return list(conn.execute(text(query), params).all())
 
     def enqueue(self, rows: list[dict[str, str]], name: str) -> None:
-        feed = write_feed(self.tmp / f"{name}.csv", rows, name)
+        feed = write_feed(self.tmp / f"{name}.csv", [r["text"] for r in rows], prefix=name)
         self.cli("enqueue", str(feed), "--source", name, "--wait", "--timeout", "180")
 
     def counts(self, source: str) -> dict[str, int]:
@@ -68,7 +68,7 @@ def test_a_shadow_labels_every_new_article_under_its_own_version_until_turned_of
     s.cli("models", "register", str(tiny_artifact))
     s.cli("models", "register", str(tmp_path / "other" / v2), "--no-activate")
     assert last_json(s.cli("models", "shadow", v2, "--json").stdout)["shadow"] == v2
-    rows = bbc_rows(bbc_csv, 0, 120)
+    rows = bbc_rows(120, start=0, distinct=True)
     worker = start_worker(s.env)
 
     s.enqueue(rows[:40], "shadowed")

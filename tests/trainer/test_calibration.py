@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from services import bbc_rows, write_labeled
 
 from newsclf.cli import cli
 from trainer.evaluate import evaluate_labels, expected_calibration_error, fit_temperature
@@ -82,11 +83,7 @@ def test_a_calibrated_artifact_stores_its_temperature_and_ece(bbc_csv: Path, tmp
     from trainer.model import ModelConfig
     from trainer.train import train
 
-    subset = tmp_path / "subset.csv"
-    with open(bbc_csv, newline="", encoding="utf-8") as src, open(subset, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=["category", "text"])
-        writer.writeheader()
-        writer.writerows(row for _, row in zip(range(200), csv.DictReader(src), strict=False))
+    subset = write_labeled(tmp_path / "subset.csv", bbc_rows(200))
     config = ModelConfig.preset("default", vocab_size=1500, embedding_dim=8, lstm_units=4,
                                 dense_units=4, max_length=60, lstm_length=30, epochs=1, seed=3,
                                 validation_portion=0.25, calibrate=True)

@@ -3,12 +3,12 @@ word dropout, and pretrained word vectors from a file the user supplies."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from services import bbc_rows, write_labeled
 
 from newsclf.errors import InputError
 from trainer.layers import bigram_ids, custom_layers
@@ -22,12 +22,7 @@ TINY = {"vocab_size": 1500, "embedding_dim": 8, "lstm_units": 4, "dense_units": 
 
 @pytest.fixture(scope="module")
 def subset(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("subset") / "subset.csv"
-    with open(bbc_csv, newline="", encoding="utf-8") as src, open(path, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=["category", "text"])
-        writer.writeheader()
-        writer.writerows(row for _, row in zip(range(200), csv.DictReader(src), strict=False))
-    return path
+    return write_labeled(tmp_path_factory.mktemp("subset") / "subset.csv", bbc_rows(200))
 
 
 def test_the_bigram_layer_and_its_numpy_twin_hash_alike() -> None:
