@@ -27,8 +27,8 @@ app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_res
 
 @functools.cache
 def _state() -> tuple[Any, Any]:
-    from schema.db import make_engine, session_factory
-    from worker.active_model import ActiveModel
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.worker.active_model import ActiveModel
 
     sessions = session_factory(make_engine(settings.database_url))
     return ActiveModel(sessions, settings).current(), sessions
@@ -36,9 +36,9 @@ def _state() -> tuple[Any, Any]:
 
 @app.task(name="naive.classify")
 def classify(article_id: int) -> None:
-    from schema.models import Article
-    from schema.store import insert_predictions
-    from trainer.preprocess import pad
+    from newsclf.schema.models import Article
+    from newsclf.schema.store import insert_predictions
+    from newsclf.trainer.preprocess import pad
 
     predictor, sessions = _state()
     with sessions.begin() as session:

@@ -51,7 +51,7 @@ def fill(url: str, *, articles: int, open_articles: int) -> None:
     ``open_articles`` in a running job, half of them labeled."""
     from sqlalchemy import text
 
-    from schema.db import make_engine
+    from newsclf.schema.db import make_engine
 
     engine = make_engine(url)
     params = {"articles": articles, "done": articles - open_articles, "open": open_articles}
@@ -72,7 +72,7 @@ def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     import psycopg
 
-    from schema.db import upgrade
+    from newsclf.schema.db import upgrade
 
     server = os.environ.get("NEWSCLF_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
     redis = os.environ.get("NEWSCLF_BENCH_REDIS", "redis://127.0.0.1:6379/12")

@@ -57,7 +57,7 @@ def log(msg: str) -> None:
 
 def bbc_texts() -> list[str]:
     """The distinct BBC texts (the file repeats some articles)."""
-    from schema.store import content_sha256
+    from newsclf.schema.store import content_sha256
 
     with open(DATA, newline="", encoding="utf-8") as f:
         by_key = {content_sha256(row["text"]): row["text"] for row in csv.DictReader(f)}
@@ -123,7 +123,7 @@ def seconds_of(fn: Any) -> float:
 
 def tutorial_way(predictor: Any, texts: list[str]) -> None:
     """The tutorial's inference: every text padded to 200, ``model.predict`` (batch 32)."""
-    from trainer.preprocess import pad
+    from newsclf.trainer.preprocess import pad
 
     predictor.model.predict(pad(predictor.encode(texts), 200), verbose=0)
 
@@ -166,7 +166,7 @@ class Services:
         )
         self.cli("db", "upgrade")
         self.cli("models", "register", str(model))
-        from schema.db import make_engine, session_factory
+        from newsclf.schema.db import make_engine, session_factory
 
         self.engine = make_engine(self.url)
         self.sessions = session_factory(self.engine)
@@ -184,7 +184,7 @@ class Services:
         primary key: only the rows of the run being measured, however many came before)."""
         from sqlalchemy import func, select
 
-        from schema.models import Prediction
+        from newsclf.schema.models import Prediction
 
         with self.sessions() as s:
             query = select(func.count()).select_from(Prediction).where(Prediction.id > after_id)
@@ -194,7 +194,7 @@ class Services:
         """The highest prediction id so far (rows stored later have higher ones)."""
         from sqlalchemy import func, select
 
-        from schema.models import Prediction
+        from newsclf.schema.models import Prediction
 
         with self.sessions() as s:
             return int(s.scalar(select(func.max(Prediction.id))) or 0)
@@ -234,7 +234,7 @@ def wait_for_count(svc: Services, target: int, timeout: float, after_id: int = 0
 
 
 def measure_naive(svc: Services, texts: list[str], n: int) -> float:
-    from schema.store import content_sha256, upsert_articles
+    from newsclf.schema.store import content_sha256, upsert_articles
 
     with svc.sessions.begin() as s:
         ids = [
@@ -361,11 +361,11 @@ def measure_latency(svc: Services, texts: list[str], rate: float = 20.0) -> dict
     """Feed one article at a time at ``rate``/s; time each until its row is visible."""
     from sqlalchemy import select
 
+    from newsclf.schema.models import Article, Prediction
     from newsclf.settings import Settings
-    from schema.models import Article, Prediction
-    from worker.app import make_app
-    from worker.enqueue import enqueue_feeds
-    from worker.publish import CeleryPublisher
+    from newsclf.worker.app import make_app
+    from newsclf.worker.enqueue import enqueue_feeds
+    from newsclf.worker.publish import CeleryPublisher
 
     settings = Settings(database_url=svc.url, broker_url=REDIS)
     app = make_app(settings)
@@ -480,7 +480,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args()
 
-    from trainer.predictor import Predictor
+    from newsclf.trainer.predictor import Predictor
 
     with tempfile.TemporaryDirectory(prefix="newsclf-bench-") as tmp:
         workdir = Path(tmp)

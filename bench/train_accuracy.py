@@ -56,7 +56,7 @@ def write_split(path: Path, labels: list[str], texts: list[str]) -> Path:
 
 def make_splits(data: Path, out: Path, seeds: list[int]) -> dict[str, tuple[Path, Path]]:
     """name -> (train.csv, test.csv): "tutorial", then "dedup-<seed>" per seed."""
-    from trainer.data import drop_duplicates, read_labeled, stratified_split
+    from newsclf.trainer.data import drop_duplicates, read_labeled, stratified_split
 
     rows = read_labeled(data)
     parts = {"tutorial": (rows.subset(range(TRAIN_ROWS)), rows.subset(range(TRAIN_ROWS, len(rows))))}
@@ -111,7 +111,7 @@ def run_train(train: Path, test: Path, models: Path, preset: str, seed: int) -> 
 
 
 def score(true: list[str], predicted: list[str], labels: list[str]) -> dict[str, float]:
-    from trainer.evaluate import evaluate_labels
+    from newsclf.trainer.evaluate import evaluate_labels
 
     ev = evaluate_labels(true, predicted, labels)
     return {"accuracy": round(ev.accuracy, 4), "macro_f1": round(ev.macro_f1, 4)}
@@ -119,9 +119,9 @@ def score(true: list[str], predicted: list[str], labels: list[str]) -> dict[str,
 
 def newsclf_figures(artifact: Path, test: Path, share: float) -> dict[str, Any]:
     """Through ``Predictor``: whole texts (with ECE and median confidence) and the variants."""
-    from trainer.data import read_labeled
-    from trainer.evaluate import evaluate_labels
-    from trainer.predictor import Predictor
+    from newsclf.trainer.data import read_labeled
+    from newsclf.trainer.evaluate import evaluate_labels
+    from newsclf.trainer.predictor import Predictor
 
     data = read_labeled(test)
     predictor = Predictor.load(artifact)
@@ -143,7 +143,7 @@ def svm_figures(train: Path, test: Path, share: float) -> dict[str, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
-    from trainer.data import drop_duplicates, read_labeled
+    from newsclf.trainer.data import drop_duplicates, read_labeled
 
     test_data = read_labeled(test)
     train_data, _ = drop_duplicates(read_labeled(train), also_in=test_data.texts)

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from schema.monitoring import paired_predictions
-from schema.registry import get_version
+from newsclf.schema.monitoring import paired_predictions
+from newsclf.schema.registry import get_version
 
 
 def summarize(a: str, b: str, rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
@@ -70,8 +70,8 @@ def live_evidence(session: Session, champion: str | None) -> dict[str, Any]:
     """What live traffic says, recorded with a retraining (``training_runs.metrics``,
     key ``live``): the champion's accuracy on the feedback labels, and, when a shadow
     version runs, its agreement and feedback accuracy against the champion."""
-    from schema.monitoring import feedback_agreement
-    from schema.shadow import shadow_version
+    from newsclf.schema.monitoring import feedback_agreement
+    from newsclf.schema.shadow import shadow_version
 
     if champion is None:
         return {}

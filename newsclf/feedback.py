@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError, NoModelError
 from newsclf.sampling import STRATEGIES, entropy, margin, pick
-from schema.models import Article
-from schema.review import picked_strategies, record_picks, review_candidates
-from schema.store import active_model_version, upsert_feedback
+from newsclf.schema.models import Article
+from newsclf.schema.review import picked_strategies, record_picks, review_candidates
+from newsclf.schema.store import active_model_version, upsert_feedback
 
 CSV_COLUMNS = ("article_id", "label")
 """Header a bulk label file must have (other columns are ignored)."""

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from newsclf import drift
 from newsclf.errors import NoModelError
+from newsclf.schema import monitoring
+from newsclf.schema.shadow import shadow_version
+from newsclf.schema.store import active_model_version
 from newsclf.settings import Settings
-from schema import monitoring
-from schema.shadow import shadow_version
-from schema.store import active_model_version
-from worker.artifacts import local_artifact
+from newsclf.worker.artifacts import local_artifact
 
 TEXTS_PER_DAY = 2000
 """Most articles a day whose words are read for the OOV rate and new words."""
@@ -54,8 +54,8 @@ def build_report(
     record: bool = True,
 ) -> dict[str, Any]:
     """Every figure of the report as JSON-ready data (see the module docstring)."""
-    from trainer.artifact import read_json
-    from trainer.preprocess import Vocabulary
+    from newsclf.trainer.artifact import read_json
+    from newsclf.trainer.preprocess import Vocabulary
 
     active = active_model_version(session)
     if active is None:

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trainer.preprocess import tokenize
+from newsclf.trainer.preprocess import tokenize
 
 STRATEGIES = ("confidence", "margin", "entropy", "diverse")
 """The strategies ``pick`` knows (also ``schema.models.REVIEW_STRATEGIES``)."""

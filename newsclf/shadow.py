@@ -15,8 +15,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
-from schema.registry import get_version
-from schema.shadow import set_shadow_version, shadow_version
+from newsclf.schema.registry import get_version
+from newsclf.schema.shadow import set_shadow_version, shadow_version
 
 
 def start_shadow(session: Session, version: str) -> str | None:

@@ -13,8 +13,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schema.models import Article
-from schema.predictions import has_prediction
+from newsclf.schema.models import Article
+from newsclf.schema.predictions import has_prediction
 
 
 def matching_articles(

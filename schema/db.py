@@ -1,6 +1,6 @@
 """Engines, sessions and migrations. Nothing connects at import time::
 
-    from schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.db import make_engine, session_factory, upgrade
 
     upgrade("sqlite:///newsclf.db")           # Alembic, to the newest revision
     engine = make_engine("postgresql://postgres@127.0.0.1/newsclf")

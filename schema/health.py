@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from schema.models import ModelVersion
+from newsclf.schema.models import ModelVersion
 
 
 def ping(*, session: Session) -> None:

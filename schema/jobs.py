@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schema.models import Article, JobArticle, Prediction
+from newsclf.schema.models import Article, JobArticle, Prediction
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Alembic owns the schema (``schema/migrations``); these models mirror it and a
 test checks that they agree. They work on PostgreSQL and SQLite::
 
-    from schema.models import Article, Prediction
+    from newsclf.schema.models import Article, Prediction
     session.scalars(select(Prediction).where(Prediction.confidence < 0.6))
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from schema.models import Article, DriftCheck, Feedback, Prediction
+from newsclf.schema.models import Article, DriftCheck, Feedback, Prediction
 
 
 def _since(session: Session, since: dt.datetime | None) -> dt.datetime | None:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import exists
 from sqlalchemy.sql.elements import ColumnElement
 
-from schema.models import Prediction
+from newsclf.schema.models import Prediction
 
 
 def has_prediction(article_id: Any, version: str | None = None) -> ColumnElement[bool]:

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsclf.errors import ArtifactError, InputError, NoModelError
-from schema.models import ModelBlob, ModelVersion
-from schema.store import (
+from newsclf.schema.models import ModelBlob, ModelVersion
+from newsclf.schema.store import (
     activate_model_version,
     active_model_version,
     previous_active_version,
@@ -31,7 +31,7 @@ from schema.store import (
 )
 
 if TYPE_CHECKING:  # a record is made by the trainer; only its fields are read here
-    from trainer.blobs import ArtifactRecord
+    from newsclf.trainer.blobs import ArtifactRecord
 
 
 def register_artifact(

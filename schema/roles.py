@@ -3,7 +3,7 @@
 ``create_readonly_role`` is idempotent (run it again to add a table created
 since, or to change the password)::
 
-    from schema.roles import create_readonly_role
+    from newsclf.schema.roles import create_readonly_role
     report = create_readonly_role("postgresql://postgres@127.0.0.1/newsclf", "analyst")
 
 It grants, in the database of ``url`` and the schema holding the newsclf
@@ -109,7 +109,7 @@ def create_readonly_role(url: str | URL, name: str, *, password: str | None = No
     """Create (or update) the read-only role ``name``; see the module docstring."""
     from psycopg import sql
 
-    from schema.db import make_engine
+    from newsclf.schema.db import make_engine
 
     if not ROLE_NAME.fullmatch(name):
         raise InputError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schema.models import ModelVersion
+from newsclf.schema.models import ModelVersion
 
 
 def shadow_version(session: Session) -> str | None:

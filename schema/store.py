@@ -42,7 +42,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from schema.models import (
+from newsclf.schema.models import (
     SOURCE_MAX_CHARS,
     Article,
     Feedback,
@@ -54,7 +54,7 @@ from schema.models import (
     ModelVersion,
     Prediction,
 )
-from schema.views import refresh_article_labels_view
+from newsclf.schema.views import refresh_article_labels_view
 
 ARTICLE_CHUNK = 1000
 """Articles per INSERT statement (and per SELECT of those already stored)."""

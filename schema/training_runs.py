@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schema.models import TrainingRun
+from newsclf.schema.models import TrainingRun
 
 
 def start_training_run(session: Session, *, trigger: str, request_id: str | None) -> TrainingRun:

@@ -64,7 +64,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def migrated_database_url(database_url: str) -> str:
     """``database_url`` with the newsclf tables (``newsclf db upgrade``)."""
-    from schema.db import upgrade
+    from newsclf.schema.db import upgrade
 
     upgrade(database_url)
     return database_url
@@ -99,8 +99,8 @@ def newsclf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pat
 @pytest.fixture(scope="session")
 def tiny_artifact(bbc_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model (a few units, one epoch, 300 BBC rows) trained by the real trainer."""
-    from trainer.model import ModelConfig
-    from trainer.train import train
+    from newsclf.trainer.model import ModelConfig
+    from newsclf.trainer.train import train
 
     tmp = tmp_path_factory.mktemp("tiny")
     subset = write_labeled(tmp / "subset.csv", bbc_rows(300))

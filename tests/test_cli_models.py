@@ -13,10 +13,10 @@ from services import clone_artifact, last_json, run_cli, service_env
 from sqlalchemy import select
 
 from newsclf.cli import main
+from newsclf.schema.db import make_engine, session_factory
+from newsclf.schema.models import Feedback, ModelActivation, ModelBlob
+from newsclf.schema.store import insert_predictions, upsert_articles
 from newsclf.settings import get_settings
-from schema.db import make_engine, session_factory
-from schema.models import Feedback, ModelActivation, ModelBlob
-from schema.store import insert_predictions, upsert_articles
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -66,8 +66,8 @@ def _json(cli: Cli, *args: str) -> Any:
 def test_registering_stores_the_artifact_bytes_and_promote_and_rollback_are_in_the_history(
     two_versions: tuple[str, str], cli: Cli, migrated_database_url: str
 ) -> None:
-    from trainer.artifact import verify_artifact
-    from trainer.blobs import pack_artifact
+    from newsclf.trainer.artifact import verify_artifact
+    from newsclf.trainer.blobs import pack_artifact
 
     v1, v2 = two_versions
     listed = _json(cli, "models", "list")
@@ -110,9 +110,9 @@ def test_a_fetched_blob_is_verified_and_a_corrupted_one_is_refused_until_mended(
 ) -> None:
     from newsclf.errors import ArtifactError, NoModelError
     from newsclf.settings import Settings
-    from trainer.artifact import artifact_sha256, verify_artifact
-    from worker.active_model import ActiveModel
-    from worker.artifacts import fetch_artifact
+    from newsclf.trainer.artifact import artifact_sha256, verify_artifact
+    from newsclf.worker.active_model import ActiveModel
+    from newsclf.worker.artifacts import fetch_artifact
 
     v1, v2 = two_versions
     sessions = session_factory(make_engine(migrated_database_url))

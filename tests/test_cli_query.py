@@ -10,7 +10,7 @@ import pytest
 from services import newsclf_cmd, service_env
 from sqlalchemy import text
 
-from schema.db import make_engine
+from newsclf.schema.db import make_engine
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 from services import newsclf_cmd, service_env
 
 from newsclf.cli.watch import Rates, job_progress_line, progress_bar
-from schema.db import make_engine, session_factory, upgrade
-from schema.store import (
+from newsclf.schema.db import make_engine, session_factory, upgrade
+from newsclf.schema.store import (
     add_job_articles,
     create_job,
     insert_predictions,

@@ -19,8 +19,8 @@ from services import (
 from sqlalchemy import select
 
 from newsclf.cli.registry import register_trained
-from schema.db import make_engine, session_factory, upgrade
-from schema.models import ModelBlob, ModelVersion
+from newsclf.schema.db import make_engine, session_factory, upgrade
+from newsclf.schema.models import ModelBlob, ModelVersion
 
 
 def test_a_trained_artifact_is_registered_with_its_lineage_and_bytes(

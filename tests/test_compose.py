@@ -181,7 +181,7 @@ def test_the_init_script_makes_a_role_that_owns_the_database_and_nothing_more(
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
-    from schema.db import upgrade
+    from newsclf.schema.db import upgrade
 
     server = make_url(pg_url)
     role = "newsclf_app_" + uuid.uuid4().hex[:8]

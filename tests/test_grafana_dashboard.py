@@ -7,7 +7,7 @@ import re
 
 from services import ROOT
 
-from worker.metrics import Metrics
+from newsclf.worker.metrics import Metrics
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "newsclf-dashboard.json"
 

@@ -32,8 +32,8 @@ def test_status_json_plans_no_sequential_scan_of_articles_or_predictions(
     from sqlalchemy import Engine, event
 
     from newsclf.cli import main
+    from newsclf.schema.db import upgrade
     from newsclf.settings import get_settings
-    from schema.db import upgrade
 
     upgrade(pg_url)
     bench_fill()(pg_url, articles=ARTICLES, open_articles=OPEN)

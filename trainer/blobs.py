@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from newsclf.errors import ArtifactError
-from trainer.artifact import MANIFEST, artifact_sha256, read_json, verify_artifact
+from newsclf.trainer.artifact import MANIFEST, artifact_sha256, read_json, verify_artifact
 
 MAX_BLOB_FILES = 64
 """Most members a blob may hold; more means it is not an artifact."""

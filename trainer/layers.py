@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.preprocess import OOV_ID
+from newsclf.trainer.preprocess import OOV_ID
 
 
 @functools.cache

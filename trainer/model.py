@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from newsclf.errors import InputError
-from trainer.layers import custom_layers
-from trainer.preprocess import DEFAULT_OOV_TOKEN, OOV_ID, PAD_ID
+from newsclf.trainer.layers import custom_layers
+from newsclf.trainer.preprocess import DEFAULT_OOV_TOKEN, OOV_ID, PAD_ID
 
 PAD_MULTIPLE = 16
 """Masked models pad a batch to its longest text rounded up to this (fewer shapes)."""

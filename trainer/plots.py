@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from trainer.evaluate import Evaluation
+from newsclf.trainer.evaluate import Evaluation
 
 
 def plot_history(history: Mapping[str, Sequence[float]], path: Path) -> None:

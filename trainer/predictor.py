@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from trainer.artifact import read_json, verify_artifact
-from trainer.layers import register_custom_layers
-from trainer.model import PAD_MULTIPLE, ModelConfig
-from trainer.preprocess import Vocabulary, pad
+from newsclf.trainer.artifact import read_json, verify_artifact
+from newsclf.trainer.layers import register_custom_layers
+from newsclf.trainer.model import PAD_MULTIPLE, ModelConfig
+from newsclf.trainer.preprocess import Vocabulary, pad
 
 
 def temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:

@@ -50,7 +50,7 @@ _DROPPED = -1
 @functools.cache
 def stop_words() -> frozenset[str]:
     """NLTK's English stop words (179), shipped with the package."""
-    text = resources.files("trainer").joinpath("resources/stopwords_english.txt").read_text("utf-8")
+    text = resources.files("newsclf.trainer").joinpath("resources/stopwords_english.txt").read_text("utf-8")
     return frozenset(w for w in text.split() if w)
 
 

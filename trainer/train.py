@@ -24,19 +24,19 @@ from typing import Any
 import numpy as np
 
 from newsclf.errors import InputError
-from trainer.artifact import artifact_sha256, write_artifact
-from trainer.data import LabeledData, drop_duplicates, read_labeled, stratified_split
-from trainer.evaluate import (
+from newsclf.trainer.artifact import artifact_sha256, write_artifact
+from newsclf.trainer.data import LabeledData, drop_duplicates, read_labeled, stratified_split
+from newsclf.trainer.evaluate import (
     Evaluation,
     evaluate_labels,
     expected_calibration_error,
     fit_temperature,
 )
-from trainer.layers import bigram_ids
-from trainer.model import ModelConfig, build_model, set_idf, training_step
-from trainer.plots import plot_confusion, plot_history
-from trainer.predictor import Predictor, temperature_scaled
-from trainer.preprocess import OOV_ID, Vocabulary, pad, tokenize
+from newsclf.trainer.layers import bigram_ids
+from newsclf.trainer.model import ModelConfig, build_model, set_idf, training_step
+from newsclf.trainer.plots import plot_confusion, plot_history
+from newsclf.trainer.predictor import Predictor, temperature_scaled
+from newsclf.trainer.preprocess import OOV_ID, Vocabulary, pad, tokenize
 
 SHORT_TEXT_WORDS = 30
 """Held-out texts are also scored cut to their first words: an RSS item's length."""

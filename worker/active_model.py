@@ -31,9 +31,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NewsclfError, NoModelError
+from newsclf.schema.registry import active_version
 from newsclf.settings import Settings
-from schema.registry import active_version
-from worker.retry import retry_db
+from newsclf.worker.retry import retry_db
 
 log = logging.getLogger("newsclf.worker")
 
@@ -42,7 +42,7 @@ REFUSED_RETRY_S = 60.0
 
 
 def _load_predictor(path: Path) -> Any:
-    from trainer.predictor import Predictor
+    from newsclf.trainer.predictor import Predictor
 
     return Predictor.load(path)
 
@@ -141,7 +141,7 @@ class ActiveModel:
 
     def _locate(self, version: str) -> Path:
         """The artifact directory of ``version`` on this machine (fetched if needed)."""
-        from worker.artifacts import local_artifact
+        from newsclf.worker.artifacts import local_artifact
 
         fetched = not (self.models_dir / version).is_dir()
         with self.sessions() as session:

@@ -2,7 +2,7 @@
 
 Start a worker with ``newsclf worker`` or, equivalently::
 
-    celery -A worker.app worker --pool solo -Q classify,train --loglevel INFO
+    celery -A newsclf.worker.app worker --pool solo -Q classify,train --loglevel INFO
 
 The solo pool keeps the model in the process that consumes the queue (loaded
 once, reloaded between batches on promotion) and lets TensorFlow use every
@@ -17,15 +17,15 @@ from celery import Celery
 from celery.schedules import crontab
 
 from newsclf.settings import Settings, get_settings
-from worker.logs import install as install_log_format
-from worker.messages import CLASSIFY_QUEUE, TASK_QUEUES, TRAIN_QUEUE
+from newsclf.worker.logs import install as install_log_format
+from newsclf.worker.messages import CLASSIFY_QUEUE, TASK_QUEUES, TRAIN_QUEUE
 
 __all__ = ["CLASSIFY_QUEUE", "TRAIN_QUEUE", "app", "make_app"]
 
 
 def make_app(settings: Settings) -> Celery:
     """A Celery app configured from ``settings``; connects to nothing until used."""
-    app = Celery("newsclf", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("newsclf", broker=settings.broker_url, include=["newsclf.worker.tasks"])
     app.conf.update(
         # JSON only: a message can never make a worker unpickle anything.
         task_serializer="json",
@@ -55,7 +55,7 @@ def make_app(settings: Settings) -> Celery:
         task_routes={task: {"queue": queue} for task, queue in TASK_QUEUES.items()},
         task_default_queue=CLASSIFY_QUEUE,
         # Every message is checked before Celery reads it (worker.consumer).
-        worker_consumer="worker.consumer:GuardedConsumer",
+        worker_consumer="newsclf.worker.consumer:GuardedConsumer",
         # Events on, so Flower and `newsclf status` see workers and tasks.
         worker_send_task_events=True,
         task_send_sent_event=False,
@@ -99,4 +99,4 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 app = make_app(get_settings())
-"""The module-level app that ``celery -A worker.app`` and ``newsclf worker`` run."""
+"""The module-level app that ``celery -A newsclf.worker.app`` and ``newsclf worker`` run."""

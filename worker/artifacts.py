@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from newsclf.errors import NoModelError
-from schema.registry import get_version, stored_blob
-from schema.store import model_blob_sha256
-from trainer.artifact import check_registered
-from trainer.blobs import MAX_BLOB_BYTES, unpack_artifact
+from newsclf.schema.registry import get_version, stored_blob
+from newsclf.schema.store import model_blob_sha256
+from newsclf.trainer.artifact import check_registered
+from newsclf.trainer.blobs import MAX_BLOB_BYTES, unpack_artifact
 
 
 def fetch_artifact(session: Session, version: str, models_dir: Path) -> Path:

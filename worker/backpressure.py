@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from worker.messages import CLASSIFY_QUEUE
+from newsclf.worker.messages import CLASSIFY_QUEUE
 
 
 def queued_articles(client: Any, *, task_chunk: int, queue: str = CLASSIFY_QUEUE) -> int:
@@ -122,7 +122,7 @@ def limited(publisher: Any, settings: Any, *, on_wait: Callable[[str], None] | N
     """``publisher`` under ``queue_limit`` (``LimitedPublisher``), or as is when there is none."""
     if not settings.queue_limit:
         return publisher
-    from worker.probes import broker_client
+    from newsclf.worker.probes import broker_client
 
     return LimitedPublisher(
         publisher,
@@ -137,7 +137,7 @@ def has_room(settings: Any) -> Callable[[], bool]:
     """Whether the queue is under ``queue_limit`` now (always, without a limit)."""
     if not settings.queue_limit:
         return lambda: True
-    from worker.probes import broker_client
+    from newsclf.worker.probes import broker_client
 
     client = broker_client(settings.broker_url)
     return lambda: queued_articles(client, task_chunk=settings.task_chunk) < settings.queue_limit

@@ -37,19 +37,19 @@ import numpy as np
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.settings import Settings
-from schema.models import Article, Job, JobArticle, Prediction
-from schema.store import (
+from newsclf.schema.models import Article, Job, JobArticle, Prediction
+from newsclf.schema.store import (
     finish_jobs_if_done,
     insert_predictions,
     job_article_labeled,
     job_is_open,
     one_of,
 )
-from worker.active_model import ActiveModel
-from worker.metrics import Metrics, NoMetrics
-from worker.retry import retry_db
-from worker.shadow import ShadowModel, ShadowScorer
+from newsclf.settings import Settings
+from newsclf.worker.active_model import ActiveModel
+from newsclf.worker.metrics import Metrics, NoMetrics
+from newsclf.worker.retry import retry_db
+from newsclf.worker.shadow import ShadowModel, ShadowScorer
 
 log = logging.getLogger("newsclf.worker")
 

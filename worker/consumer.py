@@ -27,8 +27,8 @@ from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
 from vine import promise
 
-from worker.messages import BadMessage, check_message, id_cap, short_repr
-from worker.retry import ShuttingDown
+from newsclf.worker.messages import BadMessage, check_message, id_cap, short_repr
+from newsclf.worker.retry import ShuttingDown
 
 log = logging.getLogger("newsclf.worker")
 

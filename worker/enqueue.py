@@ -34,9 +34,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import InputError, NoModelError, ServiceUnavailable
-from newsclf.settings import Settings
-from schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
-from schema.store import (
+from newsclf.schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
+from newsclf.schema.store import (
     REPORT_MAX_ENTRIES,
     active_model_version,
     add_job_articles,
@@ -48,11 +47,12 @@ from schema.store import (
     set_job_counts,
     upsert_articles,
 )
-from worker.fetch import FetchPolicy, mask_feed_url
-from worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
+from newsclf.settings import Settings
+from newsclf.worker.fetch import FetchPolicy, mask_feed_url
+from newsclf.worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed
 
 if TYPE_CHECKING:  # the protocol only; publishing imports Celery
-    from worker.publish import Publisher
+    from newsclf.worker.publish import Publisher
 
 STORE_CHUNK = 512
 """Rows stored per transaction while reading a feed (two messages of the default ``task_chunk``)."""

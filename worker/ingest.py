@@ -51,11 +51,11 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from newsclf.errors import InputError
-from schema.store import content_sha256  # the dedup key, re-exported for feed code
-from worker.columns import LABEL_COLUMNS, dig
-from worker.fetch import FetchPolicy, fetch, mask_feed_url
-from worker.normalize import strip_html
-from worker.rows import (
+from newsclf.schema.store import content_sha256  # the dedup key, re-exported for feed code
+from newsclf.worker.columns import LABEL_COLUMNS, dig
+from newsclf.worker.fetch import FetchPolicy, fetch, mask_feed_url
+from newsclf.worker.normalize import strip_html
+from newsclf.worker.rows import (
     MAX_ID_CHARS,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
@@ -68,7 +68,7 @@ from worker.rows import (
     make_row,
     parse_published,
 )
-from worker.rss import MAX_DOCUMENT_BYTES, read_rss
+from newsclf.worker.rss import MAX_DOCUMENT_BYTES, read_rss
 
 __all__ = [
     "MAX_DOCUMENT_BYTES", "MAX_ID_CHARS", "MAX_TITLE_CHARS", "MAX_URL_CHARS", "FeedRow", "Item",

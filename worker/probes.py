@@ -19,7 +19,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from worker.metrics import CONTENT_TYPE, Metrics
+from newsclf.worker.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("newsclf.worker")
 
@@ -119,7 +119,7 @@ class Probes:
 def service_check(sessions: Any, broker_url: str | None) -> Callable[[], str | None]:
     """A check that the database (with newsclf's tables) and the broker (unless None)
     answer: None, or one line saying which does not."""
-    from schema.health import database_problem
+    from newsclf.schema.health import database_problem
 
     client: Any = None
 
@@ -167,8 +167,8 @@ def serve_beat_probes(settings: Any) -> None:
     beat serves no model). Nothing when ``metrics_port`` is 0."""
     if not settings.metrics_port:
         return
-    from schema.db import make_engine, session_factory
-    from worker.backpressure import queued_articles
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.worker.backpressure import queued_articles
 
     client = broker_client(settings.broker_url)
     metrics = Metrics(

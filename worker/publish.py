@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from celery import Celery
 
 from newsclf.errors import ServiceUnavailable
-from worker.app import CLASSIFY_QUEUE
+from newsclf.worker.app import CLASSIFY_QUEUE
 
 PUBLISH_RETRY = {
     "interval_start": 0.5,

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.models import Article, Job, JobArticle, Prediction
-from schema.store import active_model_version, finish_jobs_if_done, job_is_open
-from worker.app import CLASSIFY_QUEUE
+from newsclf.schema.models import Article, Job, JobArticle, Prediction
+from newsclf.schema.store import active_model_version, finish_jobs_if_done, job_is_open
+from newsclf.worker.app import CLASSIFY_QUEUE
 
 if TYPE_CHECKING:  # the protocol only; publishing imports Celery
-    from worker.publish import Publisher
+    from newsclf.worker.publish import Publisher
 
 UNACKED_KEY = "unacked"
 """The hash where kombu's Redis transport keeps delivered, unacked messages."""

@@ -20,12 +20,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NoModelError
+from newsclf.schema.articles import matching_articles
+from newsclf.schema.store import (
+    active_model_version,
+    add_job_articles,
+    create_job,
+    finish_jobs_if_done,
+)
 from newsclf.settings import Settings
-from schema.articles import matching_articles
-from schema.store import active_model_version, add_job_articles, create_job, finish_jobs_if_done
 
 if TYPE_CHECKING:  # the protocol only; publishing imports Celery
-    from worker.publish import Publisher
+    from newsclf.worker.publish import Publisher
 
 ID_CHUNK = 1000
 """Article ids attached to the job per statement."""

@@ -15,8 +15,8 @@ from sqlalchemy import case, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
-from schema.models import Article, Job, JobArticle, JobOtherLine, ModelVersion, Prediction
-from schema.store import active_model_version, job_progress
+from newsclf.schema.models import Article, Job, JobArticle, JobOtherLine, ModelVersion, Prediction
+from newsclf.schema.store import active_model_version, job_progress
 
 RESULT_FIELDS = (
     "line",

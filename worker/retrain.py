@@ -32,14 +32,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.settings import Settings
-from schema.store import active_model_version, feedback_examples
-from schema.training_runs import (
+from newsclf.schema.store import active_model_version, feedback_examples
+from newsclf.schema.training_runs import (
     record_skipped_run,
     running_training_run,
     start_training_run,
     update_training_run,
 )
+from newsclf.settings import Settings
 
 log = logging.getLogger("newsclf.retrain")
 
@@ -124,7 +124,7 @@ def training_sets(settings: Settings, feedback: list[tuple[int, str, str]]) -> T
 
     Feedback on a held-out text is left out of training (scoring on it would
     flatter the challenger); feedback on a base text replaces its label."""
-    from trainer.data import drop_duplicates, read_labeled, stratified_split
+    from newsclf.trainer.data import drop_duplicates, read_labeled, stratified_split
 
     base, _ = drop_duplicates(read_labeled(settings.train_data))
     if settings.retrain_holdout is not None:
@@ -156,12 +156,12 @@ def _run(
     sessions: sessionmaker[Session], settings: Settings, run_id: int, say: Callable[[str], Any]
 ) -> RetrainOutcome:
     from newsclf.compare import live_evidence
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
-    from trainer.data import read_labeled
-    from trainer.model import ModelConfig
-    from trainer.train import train
-    from worker.artifacts import local_artifact
+    from newsclf.schema.registry import register_artifact
+    from newsclf.trainer.blobs import artifact_record
+    from newsclf.trainer.data import read_labeled
+    from newsclf.trainer.model import ModelConfig
+    from newsclf.trainer.train import train
+    from newsclf.worker.artifacts import local_artifact
 
     config = ModelConfig.preset(settings.retrain_preset, **settings.retrain_overrides())
     with sessions() as session:
@@ -273,8 +273,8 @@ def _scores(evaluation: Any) -> dict[str, Any]:
 
 def _score_model(path: Path, data: Any) -> dict[str, Any]:
     """Accuracy and macro-F1 of the artifact at ``path`` on ``data``."""
-    from trainer.evaluate import evaluate_labels
-    from trainer.predictor import Predictor
+    from newsclf.trainer.evaluate import evaluate_labels
+    from newsclf.trainer.predictor import Predictor
 
     predictor = Predictor.load(path)
     best = predictor.predict_proba(data.texts).argmax(axis=1)

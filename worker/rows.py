@@ -19,9 +19,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from schema.models import SOURCE_MAX_CHARS
-from worker.columns import ALIASES, pick, used_names
-from worker.normalize import clean_field, compose_text
+from newsclf.schema.models import SOURCE_MAX_CHARS
+from newsclf.worker.columns import ALIASES, pick, used_names
+from newsclf.worker.normalize import clean_field, compose_text
 
 TEXT_COLUMNS = ALIASES["text"]
 """Candidate text columns (case-insensitive), in order: the first present is used."""

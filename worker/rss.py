@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from newsclf.errors import InputError
-from worker.fetch import MAX_BODY_BYTES
-from worker.normalize import clean_field
-from worker.rows import Item, Limits, Notice, make_row
+from newsclf.worker.fetch import MAX_BODY_BYTES
+from newsclf.worker.normalize import clean_field
+from newsclf.worker.rows import Item, Limits, Notice, make_row
 
 MAX_DOCUMENT_BYTES = MAX_BODY_BYTES
 """Largest RSS/Atom document (the largest download too)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.active_model import REFUSED_RETRY_S, ActiveModel
+from newsclf.worker.active_model import REFUSED_RETRY_S, ActiveModel
 
 log = logging.getLogger("newsclf.worker")
 
@@ -43,7 +43,7 @@ class ShadowModel(ActiveModel):
             return self._predictor
 
     def _shadow_version(self) -> str | None:
-        from schema.shadow import shadow_version
+        from newsclf.schema.shadow import shadow_version
 
         with self.sessions() as session:
             return shadow_version(session)

@@ -29,9 +29,9 @@ from celery.signals import worker_init, worker_ready, worker_shutdown, worker_sh
 
 from newsclf.lifetime import lives_until_exit
 from newsclf.settings import Settings
-from worker.app import app, messages_per_merge
-from worker.consumer import HAND_BACK, MergedBatches
-from worker.retry import ShuttingDown, retry_db, stop_waiting
+from newsclf.worker.app import app, messages_per_merge
+from newsclf.worker.consumer import HAND_BACK, MergedBatches
+from newsclf.worker.retry import ShuttingDown, retry_db, stop_waiting
 
 log = logging.getLogger("newsclf.worker")
 
@@ -50,7 +50,7 @@ def _text_hook(spec: str) -> Callable[[str], str] | None:
 @functools.cache
 def sessions() -> Any:
     """This process's session factory (engine made once, on first use)."""
-    from schema.db import make_engine, session_factory
+    from newsclf.schema.db import make_engine, session_factory
 
     return session_factory(make_engine(_settings.database_url))
 
@@ -58,9 +58,9 @@ def sessions() -> Any:
 @functools.cache
 def metrics() -> Any:
     """This process's metrics (``worker.metrics``), the queue depth read at each scrape."""
-    from worker.backpressure import queued_articles
-    from worker.metrics import Metrics
-    from worker.probes import broker_client
+    from newsclf.worker.backpressure import queued_articles
+    from newsclf.worker.metrics import Metrics
+    from newsclf.worker.probes import broker_client
 
     client = broker_client(_settings.broker_url)
     return Metrics(queue_depth=lambda: queued_articles(client, task_chunk=_settings.task_chunk))
@@ -75,8 +75,8 @@ def _serve_probes(sender: Any = None, **_: Any) -> None:
     """Metrics and probes on NEWSCLF_METRICS_PORT (``/readyz`` 503 until the model is
     warm), and the heartbeat ``newsclf status`` reads, before the model loads."""
     global _heartbeat
-    from worker.heartbeat import Heartbeat
-    from worker.probes import Probes, broker_client, service_check
+    from newsclf.worker.heartbeat import Heartbeat
+    from newsclf.worker.probes import Probes, broker_client, service_check
 
     if _settings.metrics_port:
         check = service_check(sessions(), _settings.broker_url)
@@ -101,8 +101,8 @@ def classifier() -> Any:
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
 
-        from worker.active_model import ActiveModel
-        from worker.batch import Classifier, configure_tensorflow
+        from newsclf.worker.active_model import ActiveModel
+        from newsclf.worker.batch import Classifier, configure_tensorflow
 
     configure_tensorflow(_settings.tf_threads)  # before TensorFlow runs anything
     return Classifier(
@@ -204,7 +204,7 @@ def classify(requests: list[Any]) -> str | None:
 
 def _observe_queue_waits(requests: list[Any]) -> None:
     """How long each message waited, from its publish time (a header) to now."""
-    from worker.publish import PUBLISHED_HEADER
+    from newsclf.worker.publish import PUBLISHED_HEADER
 
     now = time.time()
     waits, sizes = [], []
@@ -220,9 +220,9 @@ def _observe_queue_waits(requests: list[Any]) -> None:
 @app.task(name="newsclf.reconcile", acks_late=False)
 def reconcile_task() -> dict[str, Any]:
     """Beat's periodic reconcile: re-publish what the database says is missing."""
-    from worker.backpressure import has_room, held_by_job
-    from worker.publish import CeleryPublisher
-    from worker.reconcile import in_flight_ids, reconcile
+    from newsclf.worker.backpressure import has_room, held_by_job
+    from newsclf.worker.publish import CeleryPublisher
+    from newsclf.worker.reconcile import in_flight_ids, reconcile
 
     with app.connection_for_read() as conn:
         in_flight = in_flight_ids(conn.default_channel.client)
@@ -257,7 +257,7 @@ def retrain_task(self: Any, trigger: str = "beat") -> dict[str, Any]:
     (the ``running`` row goes stale instead). The run's ``request_id`` is this
     task's id, so ``newsclf retrain --wait`` finds it. Two runs never overlap:
     the database admits one ``running`` row (see ``worker.retrain``)."""
-    from worker.retrain import retrain
+    from newsclf.worker.retrain import retrain
 
     try:
         outcome = retrain(

@@ -18,8 +18,8 @@ def settings() -> Settings:
 
 def sessions(*, upgrade: bool = False) -> sessionmaker[Session]:
     """Sessions on the configured database; migrate it first when ``upgrade``."""
-    from schema.db import has_table, make_engine, session_factory
-    from schema.db import upgrade as run_upgrade
+    from newsclf.schema.db import has_table, make_engine, session_factory
+    from newsclf.schema.db import upgrade as run_upgrade
 
     url = settings().database_url
     if upgrade:

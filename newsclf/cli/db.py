@@ -50,8 +50,8 @@ def upgrade(url: str | None, revision: str) -> None:
     Example:
       NEWSCLF_DATABASE_URL=postgresql://postgres@127.0.0.1/newsclf newsclf db upgrade
     """
-    from schema.db import current_revision
-    from schema.db import upgrade as run_upgrade
+    from newsclf.schema.db import current_revision
+    from newsclf.schema.db import upgrade as run_upgrade
 
     url = _url(url)
     run_upgrade(url, revision)
@@ -67,7 +67,7 @@ def current(url: str | None) -> None:
     Example:
       newsclf db current --database-url sqlite:///newsclf.db
     """
-    from schema.db import current_revision, head_revision
+    from newsclf.schema.db import current_revision, head_revision
 
     url = _url(url)
     at, head = current_revision(url), head_revision()
@@ -101,8 +101,8 @@ def create_readonly_role(
       psql postgresql://analyst@127.0.0.1/newsclf -c "select count(*) from article_labels"
     """
     from newsclf.errors import InputError
+    from newsclf.schema.roles import create_readonly_role as create
     from newsclf.settings import secret_from_env
-    from schema.roles import create_readonly_role as create
 
     password = None
     if password_env:

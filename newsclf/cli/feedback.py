@@ -119,9 +119,9 @@ def relabel(since: dt.datetime | None, source_name: str | None, as_json: bool) -
     Example:
       newsclf relabel --since 2026-03-01 --source bbc
     """
-    from worker.app import app
-    from worker.publish import CeleryPublisher
-    from worker.relabel import relabel as do_relabel
+    from newsclf.worker.app import app
+    from newsclf.worker.publish import CeleryPublisher
+    from newsclf.worker.relabel import relabel as do_relabel
 
     when = since.replace(tzinfo=dt.UTC) if since is not None else None
     with CeleryPublisher(app) as publisher:
@@ -161,7 +161,7 @@ def retrain(wait: bool, local: bool, timeout: float, as_json: bool) -> None:
     """
     factory = sessions()
     if local:
-        from worker.retrain import retrain as run_here
+        from newsclf.worker.retrain import retrain as run_here
 
         try:
             outcome = run_here(
@@ -173,7 +173,7 @@ def retrain(wait: bool, local: bool, timeout: float, as_json: bool) -> None:
             raise NewsclfError(f"retraining failed: {type(exc).__name__}: {exc}") from exc
         _report(outcome.as_dict(), as_json)
         return
-    from worker.app import TRAIN_QUEUE, app
+    from newsclf.worker.app import TRAIN_QUEUE, app
 
     request_id = uuid.uuid4().hex
     app.send_task(
@@ -192,7 +192,7 @@ def _wait_for_run(factory: Any, request_id: str, timeout: float) -> dict[str, An
     """Poll training_runs until the run of ``request_id`` is finished."""
     from sqlalchemy import select
 
-    from schema.models import TrainingRun
+    from newsclf.schema.models import TrainingRun
 
     started = time.monotonic()
     while True:

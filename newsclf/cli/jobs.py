@@ -19,7 +19,7 @@ from newsclf.cli.context import echo_json, progress_bar, sessions, settings
 
 def _column_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     """``--column`` values as a mapping; a bad one is one line and exit 2 (InputError)."""
-    from worker.columns import parse_column_mapping
+    from newsclf.worker.columns import parse_column_mapping
 
     return parse_column_mapping(pairs)
 
@@ -69,10 +69,10 @@ def enqueue(
       newsclf enqueue news.csv feed.rss --source morning --wait
       newsclf enqueue stories.csv --column text=story --column title=heading
     """
-    from worker.app import app
-    from worker.backpressure import limited
-    from worker.enqueue import StopFlag, enqueue_feeds
-    from worker.publish import CeleryPublisher
+    from newsclf.worker.app import app
+    from newsclf.worker.backpressure import limited
+    from newsclf.worker.enqueue import StopFlag, enqueue_feeds
+    from newsclf.worker.publish import CeleryPublisher
 
     factory = sessions()
     stop = StopFlag()  # SIGINT/SIGTERM: stored rows stay, the job says `interrupted`
@@ -215,7 +215,7 @@ def _wait_unless_stopped(
 
 def _end_waiting(factory: Any, summary: dict[str, Any], stop: Any, as_json: bool) -> None:
     """Stopped while waiting on a job that holds every row: it goes on without us."""
-    from worker.results import jobs_status
+    from newsclf.worker.results import jobs_status
 
     job_id = summary["job_id"]
     with factory() as session:
@@ -236,8 +236,8 @@ def wait_for_job(
     factory: Any, job_id: int, *, timeout: float = 0, quiet: bool = False
 ) -> dict[str, Any]:
     """Poll a job until nothing is pending, with a progress bar; returns its status row."""
-    from schema.store import finish_jobs_if_done
-    from worker.results import jobs_status
+    from newsclf.schema.store import finish_jobs_if_done
+    from newsclf.worker.results import jobs_status
 
     started = time.monotonic()
 
@@ -287,12 +287,12 @@ def worker(queues: str, loglevel: str, hostname: str | None, beat: bool) -> None
     \b
     Example:
       NEWSCLF_DATABASE_URL=postgresql://app@db/news newsclf worker
-    Same as: celery -A worker.app worker --pool solo -Q classify,train
+    Same as: celery -A newsclf.worker.app worker --pool solo -Q classify,train
     """
     import os
     import sys
 
-    from worker.app import app
+    from newsclf.worker.app import app
 
     argv = [
         "worker",
@@ -361,12 +361,12 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
     from newsclf.errors import InputError
     from newsclf.report import drift_status
-    from schema.models import Job
-    from worker.backpressure import held_by_job, queued_articles
-    from worker.heartbeat import read_heartbeats
-    from worker.messages import CLASSIFY_QUEUE
-    from worker.probes import broker_client
-    from worker.results import jobs_status, model_status
+    from newsclf.schema.models import Job
+    from newsclf.worker.backpressure import held_by_job, queued_articles
+    from newsclf.worker.heartbeat import read_heartbeats
+    from newsclf.worker.messages import CLASSIFY_QUEUE
+    from newsclf.worker.probes import broker_client
+    from newsclf.worker.results import jobs_status, model_status
 
     with factory() as session:
         jobs = jobs_status(session, limit=limit, job_ids=None if job_id is None else [job_id])
@@ -472,7 +472,7 @@ def results(job_id: int, fmt: str, output: Any) -> None:
     Example:
       newsclf results --job 3 --format jsonl > labeled.jsonl
     """
-    from worker.results import RESULT_FIELDS, job_results, model_status
+    from newsclf.worker.results import RESULT_FIELDS, job_results, model_status
 
     factory = sessions()
     with factory() as session:
@@ -508,11 +508,11 @@ def reconcile(as_json: bool) -> None:
     Example:
       newsclf reconcile
     """
-    from worker.app import app
-    from worker.backpressure import has_room, held_by_job
-    from worker.publish import CeleryPublisher
-    from worker.reconcile import in_flight_ids
-    from worker.reconcile import reconcile as run_reconcile
+    from newsclf.worker.app import app
+    from newsclf.worker.backpressure import has_room, held_by_job
+    from newsclf.worker.publish import CeleryPublisher
+    from newsclf.worker.reconcile import in_flight_ids
+    from newsclf.worker.reconcile import reconcile as run_reconcile
 
     factory = sessions()
     with app.connection_for_read() as conn:
@@ -553,8 +553,8 @@ def beat(loglevel: str, schedule_file: str | None) -> None:
     Example:
       NEWSCLF_RETRAIN_CRONTAB="0 3 * * 1" newsclf beat
     """
-    from worker.app import app
-    from worker.probes import serve_beat_probes
+    from newsclf.worker.app import app
+    from newsclf.worker.probes import serve_beat_probes
 
     serve_beat_probes(settings())
     path = schedule_file or str(settings().models_dir / "celerybeat-schedule")

@@ -42,7 +42,7 @@ def list_(as_json: bool) -> None:
       newsclf models list --json | jq '.[0].version'
     """
     from newsclf.cli.registry import describe
-    from schema.registry import list_versions
+    from newsclf.schema.registry import list_versions
 
     with sessions()() as session:
         rows = [describe(r) for r in list_versions(session)]
@@ -71,8 +71,8 @@ def show(version: str, as_json: bool) -> None:
     from sqlalchemy import select
 
     from newsclf.cli.registry import describe, history
-    from schema.models import ModelBlob
-    from schema.registry import get_version
+    from newsclf.schema.models import ModelBlob
+    from newsclf.schema.registry import get_version
 
     with sessions()() as session:
         model = get_version(session, version)
@@ -104,8 +104,8 @@ def register(path: Path, no_activate: bool, by: str | None, as_json: bool) -> No
       newsclf models register models/20261128-121530-3f9a1c
     """
     from newsclf.cli.registry import describe
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
+    from newsclf.schema.registry import register_artifact
+    from newsclf.trainer.blobs import artifact_record
 
     record = artifact_record(path)
     with sessions().begin() as session:
@@ -129,7 +129,7 @@ def promote(version: str, reason: str | None, by: str | None, as_json: bool) -> 
       newsclf models promote 20261128-121530-3f9a1c --reason "better on March news"
     """
     from newsclf.cli.registry import describe
-    from schema.registry import promote as do_promote
+    from newsclf.schema.registry import promote as do_promote
 
     with sessions().begin() as session:
         row = describe(do_promote(session, version, by=_who(by), reason=reason))
@@ -148,7 +148,7 @@ def rollback(reason: str | None, by: str | None, as_json: bool) -> None:
       newsclf models rollback --reason "too many sport labels on business feeds"
     """
     from newsclf.cli.registry import describe
-    from schema.registry import rollback as do_rollback
+    from newsclf.schema.registry import rollback as do_rollback
 
     with sessions().begin() as session:
         row = describe(do_rollback(session, by=by or "rollback", reason=reason))

@@ -32,8 +32,8 @@ def health(port: int | None, timeout: float) -> None:
     """
     from newsclf.cli.context import sessions
     from newsclf.errors import NewsclfError
-    from schema.health import database_problem
-    from worker.probes import broker_client, one_line
+    from newsclf.schema.health import database_problem
+    from newsclf.worker.probes import broker_client, one_line
 
     config = settings()
     problem = None

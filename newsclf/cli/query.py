@@ -33,8 +33,8 @@ def query(sql: str, fmt: str, limit: int) -> None:
       newsclf query "select label, count(*) from article_labels group by label" --format csv
     """
     from newsclf.errors import InputError
-    from schema.db import make_engine
-    from schema.query import StatementError, read_only_query
+    from newsclf.schema.db import make_engine
+    from newsclf.schema.query import StatementError, read_only_query
 
     engine = make_engine(settings().database_url)
     try:

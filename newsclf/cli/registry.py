@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from schema.models import ModelVersion
-from schema.store import activation_history
+from newsclf.schema.models import ModelVersion
+from newsclf.schema.store import activation_history
 
 
 def history(session: Session, limit: int | None = None) -> list[dict[str, Any]]:
@@ -57,9 +57,9 @@ def register_trained(
     the active version) in the database at ``database_url``. None when there is no
     newsclf database there yet (no SQLite file, or never migrated): training still
     works without one, and ``newsclf models register PATH`` records it later."""
-    from schema.db import has_table, make_engine, session_factory
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
+    from newsclf.schema.db import has_table, make_engine, session_factory
+    from newsclf.schema.registry import register_artifact
+    from newsclf.trainer.blobs import artifact_record
 
     if database_url.startswith("sqlite"):
         local = database_url.split(":///", 1)[1] if ":///" in database_url else ""

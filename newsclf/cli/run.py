@@ -47,19 +47,19 @@ def run(
     Example:
       newsclf run feed.csv --train-data ../shared/data/bbc-text.csv
     """
-    from schema.registry import active_version
-    from worker.active_model import ActiveModel
-    from worker.batch import Classifier, configure_tensorflow
-    from worker.embedded import EmbeddedQueue
-    from worker.enqueue import enqueue_feeds
-    from worker.probes import serve_embedded_probes
+    from newsclf.schema.registry import active_version
+    from newsclf.worker.active_model import ActiveModel
+    from newsclf.worker.batch import Classifier, configure_tensorflow
+    from newsclf.worker.embedded import EmbeddedQueue
+    from newsclf.worker.enqueue import enqueue_feeds
+    from newsclf.worker.probes import serve_embedded_probes
 
     config = settings()
     for feed in feeds:  # before anything slow: a typo should not cost a training run
         if "://" not in feed and not Path(feed).is_file():
             raise InputError(f"no such file: {feed}")
         if columns and "://" not in feed:  # --column checked against the header now
-            from worker.ingest import read_feed
+            from newsclf.worker.ingest import read_feed
 
             items = read_feed(feed, max_text_chars=config.max_text_chars, columns=columns)
             getattr(items, "close", lambda: None)()
@@ -116,9 +116,9 @@ def run(
 
 
 def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
-    from trainer.train import train
+    from newsclf.schema.registry import register_artifact
+    from newsclf.trainer.blobs import artifact_record
+    from newsclf.trainer.train import train
 
     if not quiet:
         click.echo(f"no model yet: training one on {data} first", err=True)
@@ -131,8 +131,8 @@ def _train_first(factory: Any, data: Path, *, quiet: bool) -> None:
 
 
 def _summary(factory: Any, job_id: int, low: float) -> dict[str, Any]:
-    from schema.jobs import job_label_summary
-    from schema.registry import active_version
+    from newsclf.schema.jobs import job_label_summary
+    from newsclf.schema.registry import active_version
 
     with factory() as session:
         version = active_version(session)

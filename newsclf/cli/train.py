@@ -77,8 +77,8 @@ def train(
       newsclf train --data train.csv --test test.csv --preset seed --json
     """
     from newsclf.settings import get_settings
-    from trainer.model import ModelConfig
-    from trainer.train import train as run_training
+    from newsclf.trainer.model import ModelConfig
+    from newsclf.trainer.train import train as run_training
 
     settings = get_settings()
     config = ModelConfig.preset(preset, **hyper)
@@ -156,10 +156,10 @@ def evaluate(
       newsclf evaluate --model models/20261128-121530-3f9a1c --data feed.jsonl
     """
     from newsclf.settings import get_settings
-    from trainer.artifact import resolve_artifact
-    from trainer.data import read_labeled
-    from trainer.evaluate import evaluate_labels
-    from trainer.predictor import Predictor
+    from newsclf.trainer.artifact import resolve_artifact
+    from newsclf.trainer.data import read_labeled
+    from newsclf.trainer.evaluate import evaluate_labels
+    from newsclf.trainer.predictor import Predictor
 
     path = resolve_artifact(model_ref, models_dir or get_settings().models_dir)
     data = read_labeled(data_path, text_column=text_column, label_column=label_column)

@@ -12,7 +12,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection
 
-from schema.models import Base
+from newsclf.schema.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -49,7 +49,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from schema.db import make_engine
+    from newsclf.schema.db import make_engine
 
     engine = make_engine(_url())
     try:

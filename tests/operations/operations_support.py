@@ -19,7 +19,7 @@ class Database:
     """A migrated database, its sessions and the settings of in-process workers."""
 
     def __init__(self, url: str, models_dir: Path) -> None:
-        from schema.db import make_engine, session_factory, upgrade
+        from newsclf.schema.db import make_engine, session_factory, upgrade
 
         upgrade(url)
         self.engine = make_engine(url)
@@ -29,23 +29,23 @@ class Database:
         )
 
     def register(self, artifact: Path, *, activate: bool = True) -> str:
-        from schema.registry import register_artifact
-        from trainer.blobs import artifact_record
+        from newsclf.schema.registry import register_artifact
+        from newsclf.trainer.blobs import artifact_record
 
         record = artifact_record(artifact)
         with self.sessions.begin() as session:
             return register_artifact(session, record, activate=activate).version
 
     def store(self, rows: list[dict[str, Any]]) -> list[int]:
-        from schema.store import upsert_articles
+        from newsclf.schema.store import upsert_articles
 
         with self.sessions.begin() as session:
             return [i for i, _ in upsert_articles(session, rows)]
 
     def classifier(self) -> Any:
         """The worker's Classifier with the real ActiveModel (and shadow, when set)."""
-        from worker.active_model import ActiveModel
-        from worker.batch import Classifier
+        from newsclf.worker.active_model import ActiveModel
+        from newsclf.worker.batch import Classifier
 
         model = ActiveModel(self.sessions, self.settings)
         return Classifier(self.sessions, model, settings=self.settings)

@@ -21,8 +21,8 @@ GOLD = {1: "sport", 2: "tech", 3: "business", 6: "sport"}  # 6 is not compared
 
 @pytest.fixture
 def sessions(migrated_database_url: str, tmp_path: Path):
-    from schema.db import make_engine, session_factory
-    from schema.store import (
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.store import (
         insert_predictions,
         register_model_version,
         upsert_articles,
@@ -85,7 +85,7 @@ def test_a_retraining_records_the_champions_feedback_accuracy_and_the_shadows_fi
     sessions,
 ) -> None:
     from newsclf.compare import live_evidence
-    from schema.shadow import set_shadow_version
+    from newsclf.schema.shadow import set_shadow_version
 
     with sessions.begin() as session:
         assert live_evidence(session, "A") == {

@@ -24,9 +24,9 @@ def test_a_relabel_job_is_done_only_when_the_new_version_labeled_every_article(
     database_url: str, tiny_artifact: Path, bbc_csv: Path,
     tmp_path: Path,
 ) -> None:
-    from schema.registry import promote
-    from schema.store import job_progress
-    from worker.relabel import relabel
+    from newsclf.schema.registry import promote
+    from newsclf.schema.store import job_progress
+    from newsclf.worker.relabel import relabel
 
     db = Database(database_url, tmp_path / "models")
     try:

@@ -118,8 +118,8 @@ def test_the_report_page_shows_plots_and_figures_that_match_sql(
         assert page.tables["new-words"][1] == ["zorblax", "1000.0000", "0.0000"]
         assert "quuxly" not in [r[0] for r in page.tables["new-words"][1:2]]
         # OOV rate per day: recomputed from SQL's texts with the artifact's vocabulary.
-        from trainer.artifact import read_json
-        from trainer.preprocess import Vocabulary
+        from newsclf.trainer.artifact import read_json
+        from newsclf.trainer.preprocess import Vocabulary
 
         vocab = Vocabulary.from_json(read_json(tiny_artifact, "vocab.json"))
         for d in figures["days"]:

@@ -23,7 +23,7 @@ from services import (
 )
 from sqlalchemy import text
 
-from schema.db import make_engine
+from newsclf.schema.db import make_engine
 
 RELOAD_S = 0.5
 

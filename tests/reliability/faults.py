@@ -176,9 +176,9 @@ def make_service(
     pg_url: str, redis_url: str, artifact: Path, tmp: Path, **settings: Any
 ) -> Service:
     """A fresh database (migrated, ``artifact`` active) and the subprocess environment."""
-    from schema.db import make_engine, session_factory, upgrade
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
+    from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.registry import register_artifact
+    from newsclf.trainer.blobs import artifact_record
 
     upgrade(pg_url)
     engine = make_engine(pg_url)

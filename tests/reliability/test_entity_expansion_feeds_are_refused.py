@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from newsclf.errors import InputError
-from worker.ingest import MAX_ID_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, FeedRow, Notice, read_feed
+from newsclf.worker.ingest import (
+    MAX_ID_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    FeedRow,
+    Notice,
+    read_feed,
+)
 
 ENTITY = "x" * 50_000
 USES = 2_000
@@ -33,7 +40,7 @@ import resource, sys
 cap = 256 * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 from newsclf.errors import InputError
-from worker.ingest import read_feed
+from newsclf.worker.ingest import read_feed
 try:
     rows = list(read_feed(sys.argv[1], max_text_chars=100_000))
     print("read", len(rows))

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from newsclf.errors import InputError
-from worker.fetch import FetchPolicy, fetch, is_public, mask_feed_url
-from worker.ingest import FeedRow, read_feed
+from newsclf.worker.fetch import FetchPolicy, fetch, is_public, mask_feed_url
+from newsclf.worker.ingest import FeedRow, read_feed
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>
 <item><title>Internal page</title><description>secret payroll figures</description></item>
@@ -206,12 +206,12 @@ def test_an_api_key_in_a_feed_url_is_never_stored_or_reported(
 ) -> None:
     from sqlalchemy import select
 
+    from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.models import Article, Job
+    from newsclf.schema.registry import register_artifact
     from newsclf.settings import Settings
-    from schema.db import make_engine, session_factory, upgrade
-    from schema.models import Article, Job
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
-    from worker.enqueue import enqueue_feeds
+    from newsclf.trainer.blobs import artifact_record
+    from newsclf.worker.enqueue import enqueue_feeds
 
     upgrade(sqlite_url)
     sessions = session_factory(make_engine(sqlite_url))

@@ -85,8 +85,8 @@ def publish_bad(conn: Any, message: dict[str, Any], marker: str) -> None:
 
 
 def store_articles(database_url: str, texts: list[str]) -> list[int]:
-    from schema.db import make_engine, session_factory
-    from schema.store import upsert_articles
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.store import upsert_articles
 
     engine = make_engine(database_url)
     with session_factory(engine).begin() as session:
@@ -103,8 +103,8 @@ def test_a_corpus_of_bad_messages_between_good_ones_never_stops_the_worker(
     from kombu import Connection
 
     from newsclf.settings import Settings
-    from worker.app import make_app
-    from worker.publish import CeleryPublisher
+    from newsclf.worker.app import make_app
+    from newsclf.worker.publish import CeleryPublisher
 
     with own_redis_db() as redis_url:
         service = make_service(pg_url, redis_url, tiny_artifact, tmp_path)

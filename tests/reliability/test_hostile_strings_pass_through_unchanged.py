@@ -55,7 +55,7 @@ def test_hostile_strings_in_every_field_are_stored_unchanged_labeled_and_the_tab
         ]  # fmt: skip
         # Title and text go through the one normalisation of every format (entities,
         # whitespace: worker.normalize); nothing else is escaped or altered.
-        from worker.normalize import clean_field
+        from newsclf.worker.normalize import clean_field
 
         assert [(r.external_id, r.title, r.url) for r in stored] == [
             (h.strip(), clean_field(h), h.strip()) for h, _ in expected

@@ -43,8 +43,8 @@ def as_role(pg_url: str, role: str) -> psycopg.Connection:
 
 def seed(pg_url: str) -> None:
     """One article, one active model (which recreates the view), one prediction."""
-    from schema.db import make_engine, session_factory
-    from schema.store import insert_predictions, register_model_version, upsert_articles
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.store import insert_predictions, register_model_version, upsert_articles
 
     engine = make_engine(pg_url)
     with session_factory(engine).begin() as session:

@@ -63,10 +63,10 @@ def oversized_blob() -> bytes:
 def test_each_refused_version_is_logged_once_and_the_previous_model_keeps_serving(
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
-    from schema.db import make_engine, session_factory
-    from schema.registry import promote, register_artifact
-    from schema.store import store_model_blob
-    from trainer.blobs import artifact_record
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.registry import promote, register_artifact
+    from newsclf.schema.store import store_model_blob
+    from newsclf.trainer.blobs import artifact_record
 
     staged = tmp_path / "staged"
     bad = {

@@ -26,8 +26,8 @@ class Payload:
 
 
 def store_article(database_url: str, text: str) -> int:
-    from schema.db import make_engine, session_factory
-    from schema.store import upsert_articles
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.store import upsert_articles
 
     engine = make_engine(database_url)
     with session_factory(engine).begin() as session:
@@ -71,8 +71,8 @@ def test_a_pickled_message_is_refused_unread_and_its_article_stays_unlabeled(
 
         # The same article through the front door is labeled: the worker was able to.
         from newsclf.settings import Settings
-        from worker.app import make_app
-        from worker.publish import CeleryPublisher
+        from newsclf.worker.app import make_app
+        from newsclf.worker.publish import CeleryPublisher
 
         app = make_app(Settings(broker_url=redis_url, database_url=pg_url))
         with CeleryPublisher(app) as publisher:

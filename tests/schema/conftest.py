@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.db import make_engine, session_factory, upgrade
-from schema.models import ModelVersion
-from schema.store import register_model_version
+from newsclf.schema.db import make_engine, session_factory, upgrade
+from newsclf.schema.models import ModelVersion
+from newsclf.schema.store import register_model_version
 
 
 @pytest.fixture(params=["pg_url", "sqlite_url"], ids=["postgresql", "sqlite"])

@@ -9,8 +9,8 @@ from pathlib import Path
 from services import newsclf_cmd, service_env
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.store import add_job_articles, create_job, insert_predictions, upsert_articles
-from worker.results import jobs_status
+from newsclf.schema.store import add_job_articles, create_job, insert_predictions, upsert_articles
+from newsclf.worker.results import jobs_status
 
 
 def test_jobs_status_counts_the_jobs_asked_for_and_only_those(
@@ -41,7 +41,7 @@ def test_jobs_status_counts_the_jobs_asked_for_and_only_those(
 def test_status_of_a_job_that_does_not_exist_is_a_one_line_error(
     pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    from schema.db import upgrade
+    from newsclf.schema.db import upgrade
 
     upgrade(pg_url)
     env = service_env(database_url=pg_url, broker_url=redis_url, models_dir=tmp_path)

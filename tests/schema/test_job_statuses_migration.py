@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from schema.db import downgrade, make_engine, upgrade
+from newsclf.schema.db import downgrade, make_engine, upgrade
 
 
 def test_0004_keeps_every_job_article_and_accepts_the_new_statuses(db_url: str) -> None:

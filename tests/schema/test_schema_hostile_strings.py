@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.models import SOURCE_MAX_CHARS, Article, Job, ModelVersion, Prediction
-from schema.store import create_job, insert_predictions, upsert_articles
+from newsclf.schema.models import SOURCE_MAX_CHARS, Article, Job, ModelVersion, Prediction
+from newsclf.schema.store import create_job, insert_predictions, upsert_articles
 
 HOSTILE = [
     "'; DROP TABLE articles; --",

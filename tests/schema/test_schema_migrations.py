@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from newsclf.cli import main
-from schema.db import (
+from newsclf.schema.db import (
     current_revision,
     downgrade,
     head_revision,
@@ -19,7 +19,7 @@ from schema.db import (
     normalize_url,
     upgrade,
 )
-from schema.models import Base
+from newsclf.schema.models import Base
 
 TABLES = {"articles", "jobs", "job_articles", "model_versions", "predictions"}
 

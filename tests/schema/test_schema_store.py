@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeEngine
 
-from schema import store
-from schema.db import make_engine
-from schema.models import Article, Job, ModelVersion, Prediction
-from schema.store import (
+from newsclf.schema import store
+from newsclf.schema.db import make_engine
+from newsclf.schema.models import Article, Job, ModelVersion, Prediction
+from newsclf.schema.store import (
     activate_model_version,
     active_model_version,
     add_job_articles,

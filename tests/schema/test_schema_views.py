@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.store import activate_model_version, insert_predictions, upsert_articles
-from schema.views import probability_columns
+from newsclf.schema.store import activate_model_version, insert_predictions, upsert_articles
+from newsclf.schema.views import probability_columns
 
 BASE_COLUMNS = [
     "id", "external_id", "url", "title", "source", "published_at", "ingested_at",

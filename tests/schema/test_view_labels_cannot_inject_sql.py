@@ -13,9 +13,9 @@ import pytest
 from psycopg import sql
 from sqlalchemy import inspect, text
 
-from schema.db import make_engine, session_factory, upgrade
-from schema.store import insert_predictions, register_model_version, upsert_articles
-from schema.views import probability_columns
+from newsclf.schema.db import make_engine, session_factory, upgrade
+from newsclf.schema.store import insert_predictions, register_model_version, upsert_articles
+from newsclf.schema.views import probability_columns
 
 INJECTION = [
     "\\",  # ends the first literal where backslashes escape ...

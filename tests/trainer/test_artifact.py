@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsclf.errors import ArtifactError
-from trainer.artifact import (
+from newsclf.trainer.artifact import (
     MANIFEST,
     REQUIRED_FILES,
     artifact_sha256,
@@ -20,7 +20,7 @@ from trainer.artifact import (
     verify_artifact,
     write_artifact,
 )
-from trainer.model import ModelConfig
+from newsclf.trainer.model import ModelConfig
 
 
 def test_a_trained_artifact_holds_every_file_and_verifies(tiny_artifact: Path) -> None:
@@ -117,8 +117,8 @@ def test_an_artifact_is_verified_once_per_registration(
     tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Registering reads every file's sha256 once: the record and its blob share it."""
-    from trainer import artifact as artifact_module
-    from trainer import blobs
+    from newsclf.trainer import artifact as artifact_module
+    from newsclf.trainer import blobs
 
     verified: list[Path] = []
     real = artifact_module.verify_artifact
@@ -139,7 +139,7 @@ def test_an_artifact_is_verified_once_per_registration(
 def test_a_copy_whose_manifest_is_not_the_registered_one_is_refused(
     tiny_artifact: Path, tmp_path: Path
 ) -> None:
-    from trainer.artifact import check_registered
+    from newsclf.trainer.artifact import check_registered
 
     copy = tmp_path / tiny_artifact.name
     shutil.copytree(tiny_artifact, copy)

@@ -22,8 +22,8 @@ from hostile_artifacts import (
 )
 
 from newsclf.errors import ArtifactError
-from trainer.artifact import verify_artifact
-from trainer.blobs import blob_manifest, blob_members, pack_artifact, unpack_artifact
+from newsclf.trainer.artifact import verify_artifact
+from newsclf.trainer.blobs import blob_manifest, blob_members, pack_artifact, unpack_artifact
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_unpacking_a_sparse_blob_reads_nothing_beyond_the_blob(
 def test_a_blob_of_a_tampered_copy_with_a_recomputed_manifest_is_refused(
     tiny_artifact: Path, tmp_path: Path
 ) -> None:
-    from trainer.artifact import artifact_sha256, verify_artifact
+    from newsclf.trainer.artifact import artifact_sha256, verify_artifact
 
     registered = artifact_sha256(tiny_artifact)
     copy = recomputed_manifest_copy(tiny_artifact, tmp_path / "copy")
@@ -113,7 +113,7 @@ def test_a_blob_of_a_tampered_copy_with_a_recomputed_manifest_is_refused(
 def test_a_blob_with_a_file_its_manifest_does_not_list_is_refused(
     tiny_artifact: Path,
 ) -> None:
-    from trainer.artifact import artifact_sha256
+    from newsclf.trainer.artifact import artifact_sha256
 
     good = pack_artifact(tiny_artifact, verify_artifact(tiny_artifact))
     extra = tar_of(*[(m, good[m.offset_data : m.offset_data + m.size])

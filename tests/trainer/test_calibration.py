@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from services import bbc_rows, write_labeled
 
 from newsclf.cli import cli
-from trainer.evaluate import evaluate_labels, expected_calibration_error, fit_temperature
-from trainer.predictor import Predictor, temperature_scaled
+from newsclf.trainer.evaluate import evaluate_labels, expected_calibration_error, fit_temperature
+from newsclf.trainer.predictor import Predictor, temperature_scaled
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def test_the_fitted_temperature_undoes_overconfidence() -> None:
 
 
 def test_predictor_and_the_worker_model_call_apply_the_same_temperature(tiny_artifact: Path) -> None:
-    from worker.batch import _predict
+    from newsclf.worker.batch import _predict
 
     loaded = Predictor.load(tiny_artifact)
     hot = dataclasses.replace(loaded.config, temperature=2.5)
@@ -69,7 +69,7 @@ def test_predictor_and_the_worker_model_call_apply_the_same_temperature(tiny_art
     texts = ["Shares fell after the bank's profits dropped", "The striker scored twice", "film"]
     seqs = predictor.encode(texts)
     worker_probabilities, _seconds = _predict(predictor, seqs)
-    from trainer.preprocess import pad
+    from newsclf.trainer.preprocess import pad
 
     raw = np.asarray(loaded.model(pad(seqs, predictor.padded_length(max(map(len, seqs)))),
                                   training=False))
@@ -80,8 +80,8 @@ def test_predictor_and_the_worker_model_call_apply_the_same_temperature(tiny_art
 
 
 def test_a_calibrated_artifact_stores_its_temperature_and_ece(bbc_csv: Path, tmp_path: Path) -> None:
-    from trainer.model import ModelConfig
-    from trainer.train import train
+    from newsclf.trainer.model import ModelConfig
+    from newsclf.trainer.train import train
 
     subset = write_labeled(tmp_path / "subset.csv", bbc_rows(200))
     config = ModelConfig.preset("default", vocab_size=1500, embedding_dim=8, lstm_units=4,

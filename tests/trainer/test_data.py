@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from newsclf.errors import InputError
-from trainer.data import drop_duplicates, read_labeled, stratified_split
+from newsclf.trainer.data import drop_duplicates, read_labeled, stratified_split
 
 
 def write(path: Path, content: str | bytes) -> Path:

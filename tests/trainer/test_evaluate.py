@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.evaluate import evaluate_labels
+from newsclf.trainer.evaluate import evaluate_labels
 
 
 def test_perfect_predictions_score_one() -> None:

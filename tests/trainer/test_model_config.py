@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsclf.errors import InputError
-from trainer.model import PRESETS, ModelConfig, build_model
+from newsclf.trainer.model import PRESETS, ModelConfig, build_model
 
 
 def test_the_seed_preset_is_the_tutorials_settings() -> None:

@@ -11,10 +11,10 @@ import pytest
 from services import bbc_rows, write_labeled
 
 from newsclf.errors import InputError
-from trainer.layers import bigram_ids, custom_layers
-from trainer.model import ModelConfig, build_model
-from trainer.preprocess import OOV_ID, PAD_ID, Vocabulary
-from trainer.train import epoch_batches, read_embeddings, train
+from newsclf.trainer.layers import bigram_ids, custom_layers
+from newsclf.trainer.model import ModelConfig, build_model
+from newsclf.trainer.preprocess import OOV_ID, PAD_ID, Vocabulary
+from newsclf.trainer.train import epoch_batches, read_embeddings, train
 
 TINY = {"vocab_size": 1500, "embedding_dim": 8, "lstm_units": 4, "dense_units": 4, "max_length": 60,
         "lstm_length": 30}
@@ -41,8 +41,8 @@ def test_the_bigram_layer_and_its_numpy_twin_hash_alike() -> None:
 def test_with_bigrams_a_text_gets_the_same_probabilities_at_every_padding() -> None:
     import keras
 
-    from trainer.predictor import Predictor
-    from trainer.preprocess import pad
+    from newsclf.trainer.predictor import Predictor
+    from newsclf.trainer.preprocess import pad
 
     config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5, dense_units=5,
                                 max_length=64, lstm_length=20, bigram_buckets=50, seed=4)
@@ -99,7 +99,7 @@ def test_embeddings_of_another_width_are_one_input_error(tmp_path: Path) -> None
 def test_training_starts_from_the_supplied_vectors(subset: Path, tmp_path: Path) -> None:
     import keras
 
-    from trainer.layers import register_custom_layers
+    from newsclf.trainer.layers import register_custom_layers
 
     words = ["said", "film", "government", "game", "market", "nonexistentword"]
     vectors = _vectors_file(tmp_path / "glove.txt", words, 8)
@@ -147,8 +147,8 @@ def test_newsclf_train_takes_embeddings_and_bigrams_from_the_command_line(
 def test_unknown_words_carry_no_weight_in_the_bag_head(subset: Path, tmp_path: Path) -> None:
     import keras
 
-    from trainer.predictor import Predictor
-    from trainer.preprocess import pad
+    from newsclf.trainer.predictor import Predictor
+    from newsclf.trainer.preprocess import pad
 
     result = train(subset, config=ModelConfig.preset("default", epochs=1, seed=6, **TINY),
                    models_dir=tmp_path)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.model import PAD_MULTIPLE
-from trainer.predictor import Prediction, Predictor
+from newsclf.trainer.model import PAD_MULTIPLE
+from newsclf.trainer.predictor import Prediction, Predictor
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +64,9 @@ def test_a_bilstm_reading_a_prefix_is_still_exact_at_every_padding(tmp_path: Pat
                                                                    bag_norm: str) -> None:
     import keras
 
-    from trainer.layers import register_custom_layers
-    from trainer.model import ModelConfig, build_model
-    from trainer.preprocess import Vocabulary, pad
+    from newsclf.trainer.layers import register_custom_layers
+    from newsclf.trainer.model import ModelConfig, build_model
+    from newsclf.trainer.preprocess import Vocabulary, pad
 
     config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5,
                                 dense_units=5, max_length=64, lstm_length=20, seed=4,

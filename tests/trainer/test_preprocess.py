@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.preprocess import KERAS_FILTERS, OOV_ID, Vocabulary, stop_words, tokenize
+from newsclf.trainer.preprocess import KERAS_FILTERS, OOV_ID, Vocabulary, stop_words, tokenize
 
 _PER_CHARACTER = str.maketrans({c: " " for c in KERAS_FILTERS})
 

@@ -14,11 +14,11 @@ import pytest
 from services import bbc_rows, newsclf_cmd, service_env, write_labeled
 
 from newsclf.errors import ArtifactError
-from trainer.artifact import verify_artifact
-from trainer.model import ModelConfig
-from trainer.predictor import Predictor
-from trainer.preprocess import pad, stop_words, tokenize
-from trainer.train import train
+from newsclf.trainer.artifact import verify_artifact
+from newsclf.trainer.model import ModelConfig
+from newsclf.trainer.predictor import Predictor
+from newsclf.trainer.preprocess import pad, stop_words, tokenize
+from newsclf.trainer.train import train
 
 TINY = {
     "vocab_size": 2000,

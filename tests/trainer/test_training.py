@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from services import bbc_rows, write_labeled
 
-from trainer.model import ModelConfig
-from trainer.train import train
+from newsclf.trainer.model import ModelConfig
+from newsclf.trainer.train import train
 
 TINY = {"vocab_size": 1500, "embedding_dim": 8, "lstm_units": 4, "dense_units": 4, "max_length": 60,
         "lstm_length": 30}
@@ -49,7 +49,7 @@ def test_validation_comes_from_the_training_data_and_early_stopping_restores_the
 def test_the_seed_preset_trains_the_unmasked_tutorial_network(subset: Path, tmp_path: Path) -> None:
     config = ModelConfig.preset("seed", epochs=1, **{k: v for k, v in TINY.items() if k != "lstm_length"})
     result = train(subset, config=config, models_dir=tmp_path)
-    from trainer.predictor import Predictor
+    from newsclf.trainer.predictor import Predictor
 
     predictor = Predictor.load(result.path)
     assert not predictor.config.mask_padding and predictor.padded_length(3) == 60

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainer.data import read_labeled
+from newsclf.trainer.data import read_labeled
 
 
 def test_a_deeply_nested_jsonl_row_is_rejected_and_the_rest_is_read(tmp_path: Path) -> None:

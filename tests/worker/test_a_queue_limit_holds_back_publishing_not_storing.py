@@ -19,8 +19,8 @@ CHUNK = 100
 
 
 def queued_ids(client) -> list[int]:  # noqa: ANN001
-    from worker.messages import CLASSIFY_QUEUE
-    from worker.reconcile import _ids_in_payload
+    from newsclf.worker.messages import CLASSIFY_QUEUE
+    from newsclf.worker.reconcile import _ids_in_payload
 
     return [i for p in client.lrange(CLASSIFY_QUEUE, 0, -1) for i in _ids_in_payload(p)]
 
@@ -36,9 +36,9 @@ def test_the_queue_stays_within_the_limit_and_every_article_is_labeled_once(
     import redis
     from sqlalchemy import func, select
 
-    from schema.db import make_engine, session_factory
-    from schema.models import Article, Prediction
-    from schema.store import content_sha256
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.models import Article, Prediction
+    from newsclf.schema.store import content_sha256
 
     env = service_env(
         database_url=pg_url, broker_url=redis_url, models_dir=tmp_path / "models",

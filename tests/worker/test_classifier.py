@@ -18,10 +18,10 @@ BATCH = 16
 
 def stored_texts(url: str, artifact: Path, texts: list[str]) -> tuple[Any, list[int]]:
     """A migrated database with ``artifact`` active and ``texts`` stored; their ids in order."""
-    from schema.db import make_engine, session_factory, upgrade
-    from schema.registry import register_artifact
-    from schema.store import upsert_articles
-    from trainer.blobs import artifact_record
+    from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.registry import register_artifact
+    from newsclf.schema.store import upsert_articles
+    from newsclf.trainer.blobs import artifact_record
 
     upgrade(url)
     sessions = session_factory(make_engine(url))
@@ -86,9 +86,9 @@ class Fixed:
 def test_many_model_batches_in_one_call_are_exact_and_at_most_model_calls_run_at_once(
     database_url: str, tiny_artifact: Path, bbc_csv: Path, model_calls: int
 ) -> None:
-    from schema.models import Prediction
-    from trainer.predictor import Predictor
-    from worker.batch import Classifier
+    from newsclf.schema.models import Prediction
+    from newsclf.trainer.predictor import Predictor
+    from newsclf.worker.batch import Classifier
 
     texts = mixed_texts(bbc_csv, 150)
     sessions, ids = stored_texts(database_url, tiny_artifact, texts)
@@ -119,9 +119,9 @@ def test_many_model_batches_in_one_call_are_exact_and_at_most_model_calls_run_at
 def test_a_text_that_raises_sinks_alone_among_many_batches(
     pg_url: str, tiny_artifact: Path, bbc_csv: Path
 ) -> None:
-    from schema.models import Article, Prediction
-    from trainer.predictor import Predictor
-    from worker.batch import Classifier
+    from newsclf.schema.models import Article, Prediction
+    from newsclf.trainer.predictor import Predictor
+    from newsclf.worker.batch import Classifier
 
     texts = mixed_texts(bbc_csv, 60)
     texts[37] = "POISON " + texts[37]

@@ -12,8 +12,8 @@ import pytest
 from services import newsclf_cmd
 
 from newsclf.errors import InputError
-from worker.columns import parse_column_mapping
-from worker.ingest import FeedRow, Notice, read_feed
+from newsclf.worker.columns import parse_column_mapping
+from newsclf.worker.ingest import FeedRow, Notice, read_feed
 
 
 def rows(path: Path, *pairs: str) -> list[FeedRow]:

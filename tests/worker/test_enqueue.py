@@ -30,9 +30,9 @@ class Recording:
 
 
 def setup(url: str, artifact: Path) -> tuple[Any, str]:
-    from schema.db import make_engine, session_factory, upgrade
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
+    from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.registry import register_artifact
+    from newsclf.trainer.blobs import artifact_record
 
     upgrade(url)
     sessions = session_factory(make_engine(url))
@@ -59,9 +59,9 @@ def feed_texts(n: int) -> list[str]:
 def test_a_feed_of_many_chunks_publishes_exactly_what_needs_a_label(
     database_url: str, tiny_artifact: Path, tmp_path: Path
 ) -> None:
-    from schema.models import Article, JobArticle
-    from schema.store import insert_predictions, upsert_articles
-    from worker.enqueue import enqueue_feeds
+    from newsclf.schema.models import Article, JobArticle
+    from newsclf.schema.store import insert_predictions, upsert_articles
+    from newsclf.worker.enqueue import enqueue_feeds
 
     sessions, version = setup(database_url, tiny_artifact)
     old = ["an old labeled article", "an old failed article", "an old unlabeled article"]
@@ -113,8 +113,8 @@ def test_a_failure_while_storing_stops_the_feed_and_keeps_the_chunks_stored_befo
 ) -> None:
     """Chunks of 64 and 128 rows; the third message (the second chunk's second)
     fails: the error reaches the caller and only the rows of whole chunks stay."""
-    from schema.models import Article
-    from worker.enqueue import enqueue_feeds
+    from newsclf.schema.models import Article
+    from newsclf.worker.enqueue import enqueue_feeds
 
     sessions, _ = setup(pg_url, tiny_artifact)
     with pytest.raises(RuntimeError, match="publish failed"):
@@ -130,8 +130,8 @@ def test_a_failure_while_storing_stops_the_feed_and_keeps_the_chunks_stored_befo
 
 def job_row(sessions: Any, job_id: int) -> dict[str, Any]:
     """What ``newsclf status --json`` shows of a job, and its stored job_articles rows."""
-    from schema.models import JobArticle
-    from worker.results import jobs_status
+    from newsclf.schema.models import JobArticle
+    from newsclf.worker.results import jobs_status
 
     with sessions() as session:
         [row] = jobs_status(session, job_ids=[job_id])
@@ -143,8 +143,8 @@ def job_row(sessions: Any, job_id: int) -> dict[str, Any]:
 
 def label_everything(sessions: Any, version: str) -> None:
     """What a worker would do: a prediction for every stored article, then finish jobs."""
-    from schema.models import Article, Job
-    from schema.store import finish_jobs_if_done, insert_predictions
+    from newsclf.schema.models import Article, Job
+    from newsclf.schema.store import finish_jobs_if_done, insert_predictions
 
     with sessions.begin() as session:
         ids = session.scalars(select(Article.id)).all()
@@ -162,7 +162,7 @@ def test_a_job_shows_true_counts_while_its_feed_is_stored_and_no_worker_finishes
     """After each stored chunk (the progress callback, between chunks), the job counts
     what is stored: total = new + duplicate + rejected = its job_articles rows here (no
     repeats); and a worker that has labeled everything stored cannot finish it yet."""
-    from worker.enqueue import enqueue_feeds
+    from newsclf.worker.enqueue import enqueue_feeds
 
     sessions, version = setup(database_url, tiny_artifact)
     texts = feed_texts(1500)
@@ -199,8 +199,8 @@ def test_a_job_shows_true_counts_while_its_feed_is_stored_and_no_worker_finishes
 def test_a_stop_mid_feed_stores_what_was_read_marks_the_job_interrupted_and_a_rerun_resumes(
     database_url: str, tiny_artifact: Path, tmp_path: Path
 ) -> None:
-    from schema.models import Article, Job
-    from worker.enqueue import StopFlag, enqueue_feeds
+    from newsclf.schema.models import Article, Job
+    from newsclf.worker.enqueue import StopFlag, enqueue_feeds
 
     sessions, version = setup(database_url, tiny_artifact)
     feed = str(write_feed(tmp_path / "feed.csv", feed_texts(3000)))
@@ -247,8 +247,8 @@ def test_a_stop_mid_feed_stores_what_was_read_marks_the_job_interrupted_and_a_re
 def test_a_stop_before_any_row_is_stored_makes_no_job(
     database_url: str, tiny_artifact: Path, tmp_path: Path
 ) -> None:
-    from schema.models import Article, Job
-    from worker.enqueue import StopFlag, enqueue_feeds
+    from newsclf.schema.models import Article, Job
+    from newsclf.worker.enqueue import StopFlag, enqueue_feeds
 
     sessions, _ = setup(database_url, tiny_artifact)
     stop = StopFlag()

@@ -22,12 +22,12 @@ class Publisher:
 def test_a_repeat_and_a_rejected_line_each_have_their_row(
     database_url: str, tiny_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.registry import register_artifact
     from newsclf.settings import Settings
-    from schema.db import make_engine, session_factory, upgrade
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
-    from worker import enqueue
-    from worker.results import job_results
+    from newsclf.trainer.blobs import artifact_record
+    from newsclf.worker import enqueue
+    from newsclf.worker.results import job_results
 
     upgrade(database_url)
     sessions = session_factory(make_engine(database_url))

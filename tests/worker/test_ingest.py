@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsclf.errors import InputError
-from worker.fetch import FetchPolicy
-from worker.ingest import (
+from newsclf.worker.fetch import FetchPolicy
+from newsclf.worker.ingest import (
     FeedRow,
     Notice,
     Rejected,

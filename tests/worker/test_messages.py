@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from newsclf.settings import Settings
-from worker.messages import BIGINT_MAX, ID_CAP_CHUNKS, BadMessage, check_message, id_cap
+from newsclf.worker.messages import BIGINT_MAX, ID_CAP_CHUNKS, BadMessage, check_message, id_cap
 
 CONSUMED = {"classify", "train"}
 

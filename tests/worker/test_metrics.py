@@ -1,4 +1,4 @@
-"""worker.metrics: the array histogram agrees with prometheus_client's own, value by value."""
+"""newsclf.worker.metrics: the array histogram agrees with prometheus_client's own, value by value."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from worker.metrics import CONFIDENCE_BUCKETS, BulkHistogram, Metrics
+from newsclf.worker.metrics import CONFIDENCE_BUCKETS, BulkHistogram, Metrics
 
 
 def histogram_samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:

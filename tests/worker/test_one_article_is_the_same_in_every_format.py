@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from worker.ingest import FeedRow, content_sha256, read_feed
+from newsclf.worker.ingest import FeedRow, content_sha256, read_feed
 
 ITEMS = [
     ("Markets rally", "Shares  rose &amp; more\n\tthan   expected."),
@@ -78,11 +78,11 @@ def test_every_format_gives_the_same_title_text_and_hash(tmp_path: Path) -> None
 def test_the_same_items_in_four_formats_are_stored_once(
     tmp_path: Path, sqlite_url: str, tiny_artifact: Path
 ) -> None:
+    from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.registry import register_artifact
     from newsclf.settings import Settings
-    from schema.db import make_engine, session_factory, upgrade
-    from schema.registry import register_artifact
-    from trainer.blobs import artifact_record
-    from worker.enqueue import enqueue_feeds
+    from newsclf.trainer.blobs import artifact_record
+    from newsclf.worker.enqueue import enqueue_feeds
 
     upgrade(sqlite_url)
     sessions = session_factory(make_engine(sqlite_url))

@@ -50,9 +50,9 @@ def test_a_feed_enqueued_to_a_real_worker_ends_labeled_in_sql_once(
     tmp_path: Path,
     start_worker,
 ) -> None:
-    from schema.db import make_engine, session_factory
-    from schema.models import Job, Prediction
-    from trainer.predictor import Predictor
+    from newsclf.schema.db import make_engine, session_factory
+    from newsclf.schema.models import Job, Prediction
+    from newsclf.trainer.predictor import Predictor
 
     env = service_env(
         database_url=database_url, broker_url=redis_url, models_dir=tmp_path / "models"
@@ -83,7 +83,7 @@ def test_a_feed_enqueued_to_a_real_worker_ends_labeled_in_sql_once(
         assert len(rows) == N_ARTICLES
         sums = np.array([sum(r.probabilities.values()) for r in rows])
         assert np.allclose(sums, 1.0, atol=1e-4)
-        from worker.normalize import clean_field  # stored texts are normalised
+        from newsclf.worker.normalize import clean_field  # stored texts are normalised
 
         # The model reads the stored (normalised) text: "caf&#233;" in the feed is "café".
         expected = Predictor.load(tiny_artifact).predict([clean_field(t) for t in texts])

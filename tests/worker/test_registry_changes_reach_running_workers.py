@@ -22,7 +22,7 @@ from services import (
 )
 from sqlalchemy import text
 
-from schema.db import make_engine
+from newsclf.schema.db import make_engine
 
 RELOAD_S = 0.5
 """NEWSCLF_RELOAD_INTERVAL_S of the tests' workers (``service_env``)."""

@@ -13,10 +13,10 @@ from services import TINY_RETRAIN_CONFIG, bbc_rows, write_labeled
 from sqlalchemy import select
 
 from newsclf.cli import main
+from newsclf.schema.db import make_engine, session_factory, upgrade
+from newsclf.schema.models import ModelActivation, ModelVersion, TrainingRun
+from newsclf.schema.store import active_model_version, upsert_articles
 from newsclf.settings import Settings, get_settings
-from schema.db import make_engine, session_factory, upgrade
-from schema.models import ModelActivation, ModelVersion, TrainingRun
-from schema.store import active_model_version, upsert_articles
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_feedback_labels_reach_the_next_training_run_and_are_counted(
 def test_a_second_run_is_skipped_while_one_is_running_and_a_dead_one_goes_stale(
     env: dict[str, Any],
 ) -> None:
-    from worker.retrain import retrain
+    from newsclf.worker.retrain import retrain
 
     sessions = session_factory(make_engine(env["url"]))
     with sessions.begin() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy.exc
 
-from worker import retry
+from newsclf.worker import retry
 
 
 def lost_connection() -> None:

@@ -24,8 +24,8 @@ from services import (
 )
 from sqlalchemy import select
 
-from schema.db import make_engine, session_factory
-from schema.models import TrainingRun
+from newsclf.schema.db import make_engine, session_factory
+from newsclf.schema.models import TrainingRun
 
 
 @pytest.mark.slow

@@ -15,9 +15,9 @@ def test_status_lists_a_busy_worker_as_busy_and_a_stopped_one_not_at_all(
     import redis
 
     from newsclf.cli import main
+    from newsclf.schema.db import upgrade
     from newsclf.settings import get_settings
-    from schema.db import upgrade
-    from worker.heartbeat import Heartbeat
+    from newsclf.worker.heartbeat import Heartbeat
 
     upgrade(sqlite_url)
     monkeypatch.setenv("NEWSCLF_DATABASE_URL", sqlite_url)

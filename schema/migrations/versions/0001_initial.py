@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from schema.views import VIEW_NAME, refresh_article_labels_view
+from newsclf.schema.views import VIEW_NAME, refresh_article_labels_view
 
 revision: str = "0001"
 down_revision: str | None = None
