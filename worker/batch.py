@@ -434,11 +434,10 @@ def configure_tensorflow(threads: int) -> None:
     Call before TensorFlow runs anything; later it is too late and this logs why.
     The default model's cost is the BiLSTM's two loops, one per direction, which
     TensorFlow runs side by side anyway (inter-op threads); splitting each step's
-    small matrix products over more threads only adds spinning. On the 2-core
-    machine, batch 256: 1 thread 2,550 articles/s with 1.75 cores busy; 2 threads
-    2,605 articles/s with 1.86 busy, cycles the encoding and the database need.
-    Two batches at once (``model_calls``) on 1 thread: 2,860-3,040 articles/s with
-    1.93 busy (one at a time: 2,650-2,830 with 1.8), and 17-20 % more for short texts.
+    small matrix products over more threads only adds spinning, and takes the
+    cycles the encoding and the database need. Two batches at once
+    (``model_calls``) on one thread each keep the cores busier than one batch on
+    two threads.
     """
     if not threads:
         return
