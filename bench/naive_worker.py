@@ -37,7 +37,7 @@ def _state() -> tuple[Any, Any]:
 @app.task(name="naive.classify")
 def classify(article_id: int) -> None:
     from newsclf.schema.models import Article
-    from newsclf.schema.store import insert_predictions
+    from newsclf.schema.predictions import insert_predictions
     from newsclf.trainer.preprocess import pad
 
     predictor, sessions = _state()

@@ -57,7 +57,7 @@ def log(msg: str) -> None:
 
 def bbc_texts() -> list[str]:
     """The distinct BBC texts (the file repeats some articles)."""
-    from newsclf.schema.store import content_sha256
+    from newsclf.schema.articles import content_sha256
 
     with open(DATA, newline="", encoding="utf-8") as f:
         by_key = {content_sha256(row["text"]): row["text"] for row in csv.DictReader(f)}
@@ -234,7 +234,7 @@ def wait_for_count(svc: Services, target: int, timeout: float, after_id: int = 0
 
 
 def measure_naive(svc: Services, texts: list[str], n: int) -> float:
-    from newsclf.schema.store import content_sha256, upsert_articles
+    from newsclf.schema.articles import content_sha256, upsert_articles
 
     with svc.sessions.begin() as s:
         ids = [

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError, NoModelError
 from newsclf.sampling import STRATEGIES, entropy, margin, pick
+from newsclf.schema.articles import stored_article_ids
+from newsclf.schema.feedback import upsert_feedback
 from newsclf.schema.models import Article
+from newsclf.schema.registry import active_model_version
 from newsclf.schema.review import picked_strategies, record_picks, review_candidates
-from newsclf.schema.store import active_model_version, upsert_feedback
 
 CSV_COLUMNS = ("article_id", "label")
 """Header a bulk label file must have (other columns are ignored)."""
@@ -105,11 +106,7 @@ def import_labels_csv(session: Session, path: Path) -> LabelImport:
             else:
                 good.append((line, int(raw_id), label))
     ids = {article_id for _, article_id, _ in good}
-    existing: set[int] = set()
-    id_list = sorted(ids)
-    for start in range(0, len(id_list), 1000):
-        chunk = id_list[start : start + 1000]
-        existing.update(session.scalars(select(Article.id).where(Article.id.in_(chunk))))
+    existing = stored_article_ids(session, ids)
     picked = picked_strategies(session, sorted(existing))
     rows = []
     for line, article_id, label in good:

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from newsclf import drift
 from newsclf.errors import NoModelError
 from newsclf.schema import monitoring
+from newsclf.schema.registry import active_model_version
 from newsclf.schema.shadow import shadow_version
-from newsclf.schema.store import active_model_version
 from newsclf.settings import Settings
 from newsclf.worker.artifacts import local_artifact
 

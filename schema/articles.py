@@ -1,19 +1,30 @@
-"""Articles as a whole: which of them a filter matches. Plain functions taking
-``session``::
+"""Articles: stored once each, keyed by the sha256 of their normalized text, and
+the filters that pick them again. Plain functions taking ``session``::
 
-    with sessions() as session:
-        for article_id, needs_label in matching_articles(session, version=v, since=None, source="bbc"):
-            ...
+    with sessions.begin() as session:
+        ids = upsert_articles(session, [{"text": "...", "source": "bbc"}])  # (id, is_new)
+        todo = matching_articles(session, version="v1", since=None, source="bbc")
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from newsclf.schema.models import Article
+from newsclf.schema.bulk import exact_rows, insert_new, one_of
+from newsclf.schema.models import (
+    SOURCE_MAX_CHARS,
+    Article,
+)
 from newsclf.schema.predictions import has_prediction
 
 
@@ -33,3 +44,90 @@ def matching_articles(
     if source is not None:
         query = query.where(Article.source == source)
     return [(int(i), bool(todo)) for i, todo in session.execute(query.order_by(Article.id))]
+
+
+ARTICLE_CHUNK = 1000
+"""Articles per INSERT statement (and per SELECT of those already stored)."""
+
+
+ARTICLE_FIELDS = (
+    "external_id", "url", "title", "text", "source", "published_at", "content_sha256",
+)  # fmt: skip
+"""Keys ``upsert_articles`` accepts."""
+
+
+def content_sha256(text: str) -> str:
+    """The dedup key of an article: SHA-256 (hex) of its text, NFC-normalized, with
+    every run of whitespace made one space and the ends stripped, in UTF-8. Case and
+    punctuation count: only layout differences make two texts the same article."""
+    normalized = unicodedata.normalize("NFC", text)
+    if not _is_collapsed(normalized):
+        normalized = " ".join(normalized.split())
+    return hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _is_collapsed(text: str) -> bool:
+    """True when ``" ".join(text.split())`` would return ``text``: no whitespace but
+    single ASCII spaces between words (every other whitespace character is a
+    Unicode separator or control, which ``isprintable`` rejects). A fast path for
+    texts the feed readers already normalised."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
+def upsert_articles(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, bool]]:
+    """Store articles once each; ``(article_id, is_new)`` per input row, in order.
+
+    ``source`` may hold at most ``SOURCE_MAX_CHARS`` characters (ValueError).
+    A row whose text is already stored (same ``content_sha256``, computed here
+    when missing), in the table or earlier in ``rows``, is not new. Two
+    statements per ``ARTICLE_CHUNK`` rows: an insert that skips conflicts and
+    returns the new ids, and a select of the ids that were already there.
+    """
+    rows = exact_rows(rows, ARTICLE_FIELDS)
+    for row in rows:
+        if row["source"] is not None and len(row["source"]) > SOURCE_MAX_CHARS:
+            raise ValueError(f"article source longer than {SOURCE_MAX_CHARS} characters")
+        if row["content_sha256"] is None:
+            row["content_sha256"] = content_sha256(row["text"])
+    ids: dict[str, int] = {}
+    result: list[tuple[int, bool]] = []
+    for start in range(0, len(rows), ARTICLE_CHUNK):
+        chunk = rows[start : start + ARTICLE_CHUNK]
+        fresh: dict[str, dict[str, Any]] = {}
+        for row in chunk:
+            if row["content_sha256"] not in ids:
+                fresh.setdefault(row["content_sha256"], row)
+        new: set[str] = set()
+        if fresh:
+            inserted = insert_new(
+                session,
+                Article,
+                list(fresh.values()),
+                conflict=["content_sha256"],
+                returning=[Article.id, Article.content_sha256],
+            )
+            for stored in inserted:
+                ids[stored.content_sha256] = stored.id
+                new.add(stored.content_sha256)
+        missing = [sha for sha in fresh if sha not in new]
+        if missing:
+            query = select(Article.content_sha256, Article.id).where(
+                one_of(session, Article.content_sha256, missing)
+            )
+            ids.update({sha: article_id for sha, article_id in session.execute(query)})
+        for row in chunk:
+            sha = row["content_sha256"]
+            is_new = sha in new
+            new.discard(sha)  # a repeat later in the input is a duplicate
+            result.append((ids[sha], is_new))
+    return result
+
+
+def stored_article_ids(session: Session, ids: Iterable[int]) -> set[int]:
+    """Which of ``ids`` are stored articles (``ARTICLE_CHUNK`` ids per query)."""
+    wanted = sorted(set(ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), ARTICLE_CHUNK):
+        chunk = wanted[start : start + ARTICLE_CHUNK]
+        found.update(session.scalars(select(Article.id).where(one_of(session, Article.id, chunk))))
+    return found

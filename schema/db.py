@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,7 +62,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 def _binary_arrays(dbapi_connection: Any, _record: Any) -> None:
     """Python lists travel to PostgreSQL as binary arrays.
 
-    The bulk statements pass one array per column (``schema.store``). In text
+    The bulk statements pass one array per column (``schema.bulk``). In text
     format psycopg quotes and regex-escapes every element in Python (each
     article's whole text), and the server parses it back; in binary each element
     is its bytes and a length: less client CPU and a shorter round trip.
@@ -83,11 +83,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def has_table(engine: Engine, name: str) -> bool:
+def has_table(bind: Engine | Connection, name: str) -> bool:
     """Whether the database holds table ``name`` (``newsclf db upgrade`` creates them all)."""
     from sqlalchemy import inspect
 
-    with engine.connect() as conn:
+    if isinstance(bind, Connection):
+        return bool(inspect(bind).has_table(name))
+    with bind.connect() as conn:
         return bool(inspect(conn).has_table(name))
 
 

@@ -60,7 +60,7 @@ Timestamp = DateTime(timezone=True)
 
 SOURCE_MAX_CHARS = 500
 """Longest ``articles.source``: it is indexed, and a PostgreSQL B-tree entry must fit
-in about 2.7 kB. Longer names are refused, not cut (``store.upsert_articles``)."""
+in about 2.7 kB. Longer names are refused, not cut (``articles.upsert_articles``)."""
 
 
 class Base(DeclarativeBase):
@@ -114,7 +114,7 @@ class Job(Base):
     """The version whose predictions count as this job's progress (a relabel job's);
     None: a prediction by any version does (migration 0006)."""
     report: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
-    """Rejected rows (line, reason) and notes; capped at ``store.REPORT_MAX_ENTRIES``."""
+    """Rejected rows (line, reason) and notes; capped at ``jobs.REPORT_MAX_ENTRIES``."""
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 

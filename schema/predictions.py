@@ -1,18 +1,26 @@
 """Predictions: what a model version said about an article, one row per (article,
-version). The conditions every query about "labeled yet?" is built from::
+version), written in bulk and idempotently (a redelivered batch changes nothing),
+and the condition every "labeled yet?" query is built from::
 
-    select(Article.id).where(~has_prediction(Article.id, version))   # still to label
-    select(JobArticle.article_id).where(has_prediction(JobArticle.article_id))
+    insert_predictions(session, [{"article_id": 1, "model_version": "v1", ...}])
+    select(Article.id).where(~has_prediction(Article.id, "v1"))  # still to label
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy import (
+    exists,
+)
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from newsclf.schema.models import Prediction
+from newsclf.schema.bulk import exact_rows, insert_new
+from newsclf.schema.models import (
+    Prediction,
+)
 
 
 def has_prediction(article_id: Any, version: str | None = None) -> ColumnElement[bool]:
@@ -23,3 +31,25 @@ def has_prediction(article_id: Any, version: str | None = None) -> ColumnElement
     if version is not None:
         condition = condition.where(Prediction.model_version == version)
     return condition
+
+
+PREDICTION_FIELDS = (
+    "article_id", "model_version", "label", "confidence", "probabilities", "batch_id",
+)  # fmt: skip
+"""Keys ``insert_predictions`` accepts."""
+
+
+def insert_predictions(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store predictions in one INSERT statement; rows whose (article, model version)
+    is already there are skipped. Returns how many were new."""
+    values = exact_rows(rows, PREDICTION_FIELDS)
+    if not values:
+        return 0
+    inserted = insert_new(
+        session,
+        Prediction,
+        values,
+        conflict=["article_id", "model_version"],
+        returning=[Prediction.id],
+    )
+    return len(inserted.all())

@@ -8,27 +8,28 @@ directory (``trainer.blobs.artifact_record`` does, once, before registering)::
         rollback(session, by="alice")                    # back to the one before
     with sessions() as session:
         blob = stored_blob(session, version, max_bytes=MAX_BLOB_BYTES)
-
-The activation history and the rows themselves are written by the functions of
-``schema.store`` this module calls.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from newsclf.errors import ArtifactError, InputError, NoModelError
-from newsclf.schema.models import ModelBlob, ModelVersion
-from newsclf.schema.store import (
-    activate_model_version,
-    active_model_version,
-    previous_active_version,
-    register_model_version,
-    store_model_blob,
+from newsclf.schema.models import (
+    ModelActivation,
+    ModelBlob,
+    ModelVersion,
 )
+from newsclf.schema.views import refresh_article_labels_view
 
 if TYPE_CHECKING:  # a record is made by the trainer; only its fields are read here
     from newsclf.trainer.blobs import ArtifactRecord
@@ -78,7 +79,7 @@ def register_artifact(
 
 
 def active_version(session: Session) -> str | None:
-    """The active version's name (its row: ``schema.store.active_model_version``)."""
+    """The active version's name (its row: ``active_model_version``)."""
     return session.scalar(select(ModelVersion.version).where(ModelVersion.is_active.is_(True)))
 
 
@@ -96,6 +97,11 @@ def list_versions(session: Session) -> list[ModelVersion]:
         ModelVersion.created_at.desc(), ModelVersion.version.desc()
     )
     return list(session.scalars(query))
+
+
+def blob_size(session: Session, version: str) -> int | None:
+    """The recorded size of ``version``'s stored blob (its bytes unread); None: no blob."""
+    return session.scalar(select(ModelBlob.size).where(ModelBlob.version == version))
 
 
 def stored_blob(session: Session, version: str, *, max_bytes: int) -> ModelBlob:
@@ -130,3 +136,117 @@ def rollback(session: Session, *, by: str = "rollback", reason: str | None = Non
         raise InputError("nothing to roll back to: no other version was active before")
     why = reason or f"rollback from {current.version if current else 'none'}"
     return activate_model_version(session, previous, by=by, reason=why)
+
+
+def register_model_version(
+    session: Session,
+    *,
+    version: str,
+    sha256: str,
+    path: str,
+    labels: Sequence[str],
+    metrics: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    accuracy: float | None,
+    data_sha256: str | None,
+    parent_version: str | None = None,
+    activate: bool = True,
+    by: str = "system",
+) -> ModelVersion:
+    """Record a trained artifact in the registry; when ``activate``, make it the
+    only active version (recorded as activated ``by``) and rebuild the
+    ``article_labels`` view for its labels."""
+    model = ModelVersion(
+        version=version,
+        sha256=sha256,
+        path=str(path),
+        labels=list(labels),
+        metrics=dict(metrics) if metrics is not None else None,
+        config=dict(config) if config is not None else None,
+        accuracy=accuracy,
+        data_sha256=data_sha256,
+        parent_version=parent_version,
+        is_active=False,
+    )
+    session.add(model)
+    session.flush()
+    if activate:
+        activate_model_version(session, version, by=by, reason="registered")
+    return model
+
+
+def activate_model_version(
+    session: Session, version: str, *, by: str = "system", reason: str | None = None
+) -> ModelVersion:
+    """Make ``version`` the only active model and rebuild the view for its labels;
+    the change is recorded in ``model_activations`` (who: ``by``, why: ``reason``)."""
+    model = session.get(ModelVersion, version)
+    if model is None:
+        raise LookupError(f"no model version {version!r}")
+    if not model.is_active:
+        record_activation(session, version, by=by, reason=reason)
+    # Deactivate first: a partial unique index allows one active row at a time.
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.is_active.is_(True), ModelVersion.version != version)
+        .values(is_active=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    model.is_active = True
+    session.flush()
+    refresh_article_labels_view(session.connection(), model.labels)
+    return model
+
+
+def active_model_version(session: Session) -> ModelVersion | None:
+    """The active model version, if any."""
+    return session.scalars(select(ModelVersion).where(ModelVersion.is_active.is_(True))).first()
+
+
+def record_activation(
+    session: Session, version: str, *, by: str, reason: str | None = None
+) -> ModelActivation:
+    """Close the open history row (if any) and open one for ``version``."""
+    now = func.now()
+    session.execute(
+        update(ModelActivation)
+        .where(ModelActivation.deactivated_at.is_(None))
+        .values(deactivated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row = ModelActivation(version=version, by=by or "unknown", reason=reason)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def activation_history(session: Session, limit: int | None = None) -> list[ModelActivation]:
+    """Activations, newest first (ordered by id: timestamps can tie within a transaction)."""
+    query = select(ModelActivation).order_by(ModelActivation.id.desc())
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def previous_active_version(session: Session) -> str | None:
+    """The version that was active before the current one, per the history."""
+    rows = activation_history(session)
+    if not rows:
+        return None
+    current = rows[0].version
+    return next((r.version for r in rows[1:] if r.version != current), None)
+
+
+def store_model_blob(session: Session, version: str, data: bytes) -> ModelBlob:
+    """Store (or replace) the artifact bytes of ``version`` with their sha256."""
+    blob = session.get(ModelBlob, version) or ModelBlob(version=version)
+    blob.sha256 = hashlib.sha256(data).hexdigest()
+    blob.size = len(data)
+    blob.data = data
+    session.add(blob)
+    session.flush()
+    return blob
+
+
+def model_blob_sha256(session: Session, version: str) -> str | None:
+    """The stored blob's recorded sha256 (without reading its bytes); None: no blob."""
+    return session.scalar(select(ModelBlob.sha256).where(ModelBlob.version == version))

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from newsclf.schema.bulk import one_of
 from newsclf.schema.models import Article, Feedback, Prediction, ReviewPick
-from newsclf.schema.store import one_of
 
 TEXT_CHARS = 1000
 """Characters of each candidate's text read (shown cut shorter; compared for near

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from services import newsclf_cmd, service_env
 
+from newsclf.schema.articles import upsert_articles
 from newsclf.schema.db import make_engine, session_factory
-from newsclf.schema.store import register_model_version, upsert_articles
+from newsclf.schema.registry import register_model_version
 
 
 def test_bad_label_rows_are_reported_by_line_and_the_good_ones_are_stored(

@@ -13,9 +13,10 @@ from services import clone_artifact, last_json, run_cli, service_env
 from sqlalchemy import select
 
 from newsclf.cli import main
+from newsclf.schema.articles import upsert_articles
 from newsclf.schema.db import make_engine, session_factory
 from newsclf.schema.models import Feedback, ModelActivation, ModelBlob
-from newsclf.schema.store import insert_predictions, upsert_articles
+from newsclf.schema.predictions import insert_predictions
 from newsclf.settings import get_settings
 
 Cli = Callable[..., tuple[int, str, str]]

@@ -11,15 +11,11 @@ from pathlib import Path
 from services import newsclf_cmd, service_env
 
 from newsclf.cli.watch import Rates, job_progress_line, progress_bar
+from newsclf.schema.articles import upsert_articles
 from newsclf.schema.db import make_engine, session_factory, upgrade
-from newsclf.schema.store import (
-    add_job_articles,
-    create_job,
-    insert_predictions,
-    register_model_version,
-    set_job_counts,
-    upsert_articles,
-)
+from newsclf.schema.jobs import add_job_articles, create_job, set_job_counts
+from newsclf.schema.predictions import insert_predictions
+from newsclf.schema.registry import register_model_version
 
 
 def job(job_id: int, labeled: int, failed: int = 0, total: int = 10) -> dict[str, int]:

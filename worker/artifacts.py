@@ -16,8 +16,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from newsclf.errors import NoModelError
-from newsclf.schema.registry import get_version, stored_blob
-from newsclf.schema.store import model_blob_sha256
+from newsclf.schema.registry import get_version, model_blob_sha256, stored_blob
 from newsclf.trainer.artifact import check_registered
 from newsclf.trainer.blobs import MAX_BLOB_BYTES, unpack_artifact
 

@@ -37,14 +37,10 @@ import numpy as np
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsclf.schema.bulk import one_of
+from newsclf.schema.jobs import finish_jobs_if_done, job_article_labeled, job_is_open
 from newsclf.schema.models import Article, Job, JobArticle, Prediction
-from newsclf.schema.store import (
-    finish_jobs_if_done,
-    insert_predictions,
-    job_article_labeled,
-    job_is_open,
-    one_of,
-)
+from newsclf.schema.predictions import insert_predictions
 from newsclf.settings import Settings
 from newsclf.worker.active_model import ActiveModel
 from newsclf.worker.metrics import Metrics, NoMetrics

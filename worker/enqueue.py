@@ -34,19 +34,19 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import InputError, NoModelError, ServiceUnavailable
-from newsclf.schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
-from newsclf.schema.store import (
+from newsclf.schema.articles import upsert_articles
+from newsclf.schema.bulk import one_of
+from newsclf.schema.jobs import (
     REPORT_MAX_ENTRIES,
-    active_model_version,
     add_job_articles,
     add_job_other_lines,
     create_job,
     finish_jobs_if_done,
     make_job_report,
-    one_of,
     set_job_counts,
-    upsert_articles,
 )
+from newsclf.schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
+from newsclf.schema.registry import active_model_version
 from newsclf.settings import Settings
 from newsclf.worker.fetch import FetchPolicy, mask_feed_url
 from newsclf.worker.ingest import FeedRow, Item, Rejected, content_sha256, read_feed

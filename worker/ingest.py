@@ -51,7 +51,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from newsclf.errors import InputError
-from newsclf.schema.store import content_sha256  # the dedup key, re-exported for feed code
+from newsclf.schema.articles import content_sha256
 from newsclf.worker.columns import LABEL_COLUMNS, dig
 from newsclf.worker.fetch import FetchPolicy, fetch, mask_feed_url
 from newsclf.worker.normalize import strip_html

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsclf.schema.jobs import finish_jobs_if_done, job_is_open
 from newsclf.schema.models import Article, Job, JobArticle, Prediction
-from newsclf.schema.store import active_model_version, finish_jobs_if_done, job_is_open
+from newsclf.schema.registry import active_model_version
 from newsclf.worker.app import CLASSIFY_QUEUE
 
 if TYPE_CHECKING:  # the protocol only; publishing imports Celery

@@ -21,12 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NoModelError
 from newsclf.schema.articles import matching_articles
-from newsclf.schema.store import (
-    active_model_version,
-    add_job_articles,
-    create_job,
-    finish_jobs_if_done,
-)
+from newsclf.schema.jobs import add_job_articles, create_job, finish_jobs_if_done
+from newsclf.schema.registry import active_model_version
 from newsclf.settings import Settings
 
 if TYPE_CHECKING:  # the protocol only; publishing imports Celery

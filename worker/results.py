@@ -15,8 +15,9 @@ from sqlalchemy import case, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
+from newsclf.schema.jobs import job_progress
 from newsclf.schema.models import Article, Job, JobArticle, JobOtherLine, ModelVersion, Prediction
-from newsclf.schema.store import active_model_version, job_progress
+from newsclf.schema.registry import active_model_version
 
 RESULT_FIELDS = (
     "line",

@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.schema.store import active_model_version, feedback_examples
+from newsclf.schema.feedback import feedback_examples
+from newsclf.schema.registry import active_model_version
 from newsclf.schema.training_runs import (
     record_skipped_run,
     running_training_run,

@@ -146,10 +146,10 @@ def _load_model_at_start(**_: Any) -> None:
 
 
 def _has_tables() -> bool:
-    from sqlalchemy import inspect
+    from newsclf.schema.db import has_table
 
     with classifier().sessions() as session:
-        return inspect(session.connection()).has_table("model_versions")
+        return has_table(session.connection(), "model_versions")
 
 
 @app.task(

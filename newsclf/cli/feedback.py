@@ -190,16 +190,12 @@ def retrain(wait: bool, local: bool, timeout: float, as_json: bool) -> None:
 
 def _wait_for_run(factory: Any, request_id: str, timeout: float) -> dict[str, Any]:
     """Poll training_runs until the run of ``request_id`` is finished."""
-    from sqlalchemy import select
-
-    from newsclf.schema.models import TrainingRun
+    from newsclf.schema.training_runs import training_run_of_request
 
     started = time.monotonic()
     while True:
         with factory() as session:
-            run = session.scalars(
-                select(TrainingRun).where(TrainingRun.request_id == request_id)
-            ).first()
+            run = training_run_of_request(session, request_id)
             if run is not None and run.status != "running":
                 return run_dict(run)
         if timeout and time.monotonic() - started > timeout:

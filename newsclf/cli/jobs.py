@@ -236,7 +236,7 @@ def wait_for_job(
     factory: Any, job_id: int, *, timeout: float = 0, quiet: bool = False
 ) -> dict[str, Any]:
     """Poll a job until nothing is pending, with a progress bar; returns its status row."""
-    from newsclf.schema.store import finish_jobs_if_done
+    from newsclf.schema.jobs import finish_jobs_if_done
     from newsclf.worker.results import jobs_status
 
     started = time.monotonic()

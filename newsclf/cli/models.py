@@ -68,19 +68,14 @@ def show(version: str, as_json: bool) -> None:
       newsclf models show 20261128-121530-3f9a1c
       newsclf models show 20261128-121530-3f9a1c --json
     """
-    from sqlalchemy import select
-
     from newsclf.cli.registry import describe, history
-    from newsclf.schema.models import ModelBlob
-    from newsclf.schema.registry import get_version
+    from newsclf.schema.registry import blob_size, get_version
 
     with sessions()() as session:
         model = get_version(session, version)
         row: dict[str, Any] = describe(model)
         row["config"] = model.config
-        row["blob_bytes"] = session.scalar(
-            select(ModelBlob.size).where(ModelBlob.version == version)
-        )
+        row["blob_bytes"] = blob_size(session, version)
         row["activations"] = [h for h in history(session) if h["version"] == version]
     if as_json:
         echo_json(row)

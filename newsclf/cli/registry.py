@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from newsclf.schema.models import ModelVersion
-from newsclf.schema.store import activation_history
+from newsclf.schema.registry import activation_history
 
 
 def history(session: Session, limit: int | None = None) -> list[dict[str, Any]]:

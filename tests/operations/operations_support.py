@@ -37,7 +37,7 @@ class Database:
             return register_artifact(session, record, activate=activate).version
 
     def store(self, rows: list[dict[str, Any]]) -> list[int]:
-        from newsclf.schema.store import upsert_articles
+        from newsclf.schema.articles import upsert_articles
 
         with self.sessions.begin() as session:
             return [i for i, _ in upsert_articles(session, rows)]

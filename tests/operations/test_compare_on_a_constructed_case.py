@@ -21,13 +21,11 @@ GOLD = {1: "sport", 2: "tech", 3: "business", 6: "sport"}  # 6 is not compared
 
 @pytest.fixture
 def sessions(migrated_database_url: str, tmp_path: Path):
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.db import make_engine, session_factory
-    from newsclf.schema.store import (
-        insert_predictions,
-        register_model_version,
-        upsert_articles,
-        upsert_feedback,
-    )
+    from newsclf.schema.feedback import upsert_feedback
+    from newsclf.schema.predictions import insert_predictions
+    from newsclf.schema.registry import register_model_version
 
     engine = make_engine(migrated_database_url)
     factory = session_factory(engine)

@@ -24,8 +24,8 @@ def test_a_relabel_job_is_done_only_when_the_new_version_labeled_every_article(
     database_url: str, tiny_artifact: Path, bbc_csv: Path,
     tmp_path: Path,
 ) -> None:
+    from newsclf.schema.jobs import job_progress
     from newsclf.schema.registry import promote
-    from newsclf.schema.store import job_progress
     from newsclf.worker.relabel import relabel
 
     db = Database(database_url, tmp_path / "models")

@@ -30,8 +30,10 @@ def _probabilities(values: list[float]) -> dict[str, float]:
 
 @pytest.fixture
 def sessions(migrated_database_url: str, tmp_path: Path):
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.db import make_engine, session_factory
-    from newsclf.schema.store import insert_predictions, register_model_version, upsert_articles
+    from newsclf.schema.predictions import insert_predictions
+    from newsclf.schema.registry import register_model_version
 
     engine = make_engine(migrated_database_url)
     factory = session_factory(engine)

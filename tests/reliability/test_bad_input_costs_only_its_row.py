@@ -31,7 +31,7 @@ GOOD_CSV = [
 @pytest.fixture
 def service(pg_url: str, tmp_path: Path) -> Iterator[Service]:
     from newsclf.schema.db import make_engine, session_factory, upgrade
-    from newsclf.schema.store import register_model_version
+    from newsclf.schema.registry import register_model_version
 
     upgrade(pg_url)
     engine = make_engine(pg_url)

@@ -85,8 +85,8 @@ def publish_bad(conn: Any, message: dict[str, Any], marker: str) -> None:
 
 
 def store_articles(database_url: str, texts: list[str]) -> list[int]:
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.db import make_engine, session_factory
-    from newsclf.schema.store import upsert_articles
 
     engine = make_engine(database_url)
     with session_factory(engine).begin() as session:

@@ -43,8 +43,10 @@ def as_role(pg_url: str, role: str) -> psycopg.Connection:
 
 def seed(pg_url: str) -> None:
     """One article, one active model (which recreates the view), one prediction."""
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.db import make_engine, session_factory
-    from newsclf.schema.store import insert_predictions, register_model_version, upsert_articles
+    from newsclf.schema.predictions import insert_predictions
+    from newsclf.schema.registry import register_model_version
 
     engine = make_engine(pg_url)
     with session_factory(engine).begin() as session:

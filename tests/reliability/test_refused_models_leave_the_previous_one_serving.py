@@ -64,8 +64,7 @@ def test_each_refused_version_is_logged_once_and_the_previous_model_keeps_servin
     pg_url: str, tiny_artifact: Path, bbc_csv: Path, tmp_path: Path, start_worker
 ) -> None:
     from newsclf.schema.db import make_engine, session_factory
-    from newsclf.schema.registry import promote, register_artifact
-    from newsclf.schema.store import store_model_blob
+    from newsclf.schema.registry import promote, register_artifact, store_model_blob
     from newsclf.trainer.blobs import artifact_record
 
     staged = tmp_path / "staged"

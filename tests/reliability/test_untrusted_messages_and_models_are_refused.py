@@ -26,8 +26,8 @@ class Payload:
 
 
 def store_article(database_url: str, text: str) -> int:
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.db import make_engine, session_factory
-    from newsclf.schema.store import upsert_articles
 
     engine = make_engine(database_url)
     with session_factory(engine).begin() as session:

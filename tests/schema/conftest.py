@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.schema.db import make_engine, session_factory, upgrade
 from newsclf.schema.models import ModelVersion
-from newsclf.schema.store import register_model_version
+from newsclf.schema.registry import register_model_version
 
 
 @pytest.fixture(params=["pg_url", "sqlite_url"], ids=["postgresql", "sqlite"])

@@ -9,7 +9,9 @@ from pathlib import Path
 from services import newsclf_cmd, service_env
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.schema.store import add_job_articles, create_job, insert_predictions, upsert_articles
+from newsclf.schema.articles import upsert_articles
+from newsclf.schema.jobs import add_job_articles, create_job
+from newsclf.schema.predictions import insert_predictions
 from newsclf.worker.results import jobs_status
 
 

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from newsclf.schema.articles import upsert_articles
+from newsclf.schema.jobs import create_job
 from newsclf.schema.models import SOURCE_MAX_CHARS, Article, Job, ModelVersion, Prediction
-from newsclf.schema.store import create_job, insert_predictions, upsert_articles
+from newsclf.schema.predictions import insert_predictions
 
 HOSTILE = [
     "'; DROP TABLE articles; --",

@@ -12,21 +12,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeEngine
 
-from newsclf.schema import store
+from newsclf.schema import articles as articles_module
+from newsclf.schema import jobs as jobs_module
+from newsclf.schema.articles import content_sha256, upsert_articles
 from newsclf.schema.db import make_engine
-from newsclf.schema.models import Article, Job, ModelVersion, Prediction
-from newsclf.schema.store import (
-    activate_model_version,
-    active_model_version,
+from newsclf.schema.jobs import (
     add_job_articles,
-    content_sha256,
     create_job,
     finish_jobs_if_done,
-    insert_predictions,
     job_progress,
     make_job_report,
-    upsert_articles,
 )
+from newsclf.schema.models import Article, Job, JobArticle, ModelVersion, Prediction
+from newsclf.schema.predictions import insert_predictions
+from newsclf.schema.registry import activate_model_version, active_model_version
 
 PROBS = {"business": 0.7, "sport": 0.2, "tech": 0.1}
 
@@ -64,7 +63,7 @@ def test_a_repeat_within_one_call_is_a_duplicate_of_its_first_occurrence(
 def test_duplicates_across_chunks_and_calls_keep_input_order(
     sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "ARTICLE_CHUNK", 7)
+    monkeypatch.setattr(articles_module, "ARTICLE_CHUNK", 7)
     with sessions.begin() as session:
         upsert_articles(session, [{"text": "t3"}, {"text": "t10"}])
     rows = [{"text": f"t{i % 20}"} for i in range(45)]
@@ -163,7 +162,7 @@ def test_adding_job_articles_twice_keeps_the_first_line(sessions: sessionmaker[S
         assert add_job_articles(session, job_id, [(aid, 2), (aid, 9)]) == {aid}
         assert add_job_articles(session, job_id, [(aid, 5)]) == set()  # already in the job
         assert job_progress(session, [job_id])[job_id].total == 1
-        assert session.execute(select(store.JobArticle.line)).scalar() == 2
+        assert session.execute(select(JobArticle.line)).scalar() == 2
 
 
 def test_registering_a_model_makes_it_the_only_active_one(
@@ -194,7 +193,7 @@ def test_the_database_refuses_two_active_models(sessions: sessionmaker[Session],
 def test_a_job_report_keeps_at_most_the_cap_and_counts_the_rest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(store, "REPORT_MAX_ENTRIES", 3)
+    monkeypatch.setattr(jobs_module, "REPORT_MAX_ENTRIES", 3)
     rejected = [{"line": i, "reason": "empty text"} for i in range(5)]
     report = make_job_report(rejected, ["ignored unknown columns: x"])
     assert len(report["rejected"]) == 3 and report["rejected_omitted"] == 2

@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.schema.store import activate_model_version, insert_predictions, upsert_articles
+from newsclf.schema.articles import upsert_articles
+from newsclf.schema.predictions import insert_predictions
+from newsclf.schema.registry import activate_model_version
 from newsclf.schema.views import probability_columns
 
 BASE_COLUMNS = [

@@ -13,8 +13,10 @@ import pytest
 from psycopg import sql
 from sqlalchemy import inspect, text
 
+from newsclf.schema.articles import upsert_articles
 from newsclf.schema.db import make_engine, session_factory, upgrade
-from newsclf.schema.store import insert_predictions, register_model_version, upsert_articles
+from newsclf.schema.predictions import insert_predictions
+from newsclf.schema.registry import register_model_version
 from newsclf.schema.views import probability_columns
 
 INJECTION = [

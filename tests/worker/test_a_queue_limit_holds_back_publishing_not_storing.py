@@ -36,9 +36,9 @@ def test_the_queue_stays_within_the_limit_and_every_article_is_labeled_once(
     import redis
     from sqlalchemy import func, select
 
+    from newsclf.schema.articles import content_sha256
     from newsclf.schema.db import make_engine, session_factory
     from newsclf.schema.models import Article, Prediction
-    from newsclf.schema.store import content_sha256
 
     env = service_env(
         database_url=pg_url, broker_url=redis_url, models_dir=tmp_path / "models",

@@ -18,9 +18,9 @@ BATCH = 16
 
 def stored_texts(url: str, artifact: Path, texts: list[str]) -> tuple[Any, list[int]]:
     """A migrated database with ``artifact`` active and ``texts`` stored; their ids in order."""
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.db import make_engine, session_factory, upgrade
     from newsclf.schema.registry import register_artifact
-    from newsclf.schema.store import upsert_articles
     from newsclf.trainer.blobs import artifact_record
 
     upgrade(url)

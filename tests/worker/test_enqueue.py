@@ -59,8 +59,9 @@ def feed_texts(n: int) -> list[str]:
 def test_a_feed_of_many_chunks_publishes_exactly_what_needs_a_label(
     database_url: str, tiny_artifact: Path, tmp_path: Path
 ) -> None:
+    from newsclf.schema.articles import upsert_articles
     from newsclf.schema.models import Article, JobArticle
-    from newsclf.schema.store import insert_predictions, upsert_articles
+    from newsclf.schema.predictions import insert_predictions
     from newsclf.worker.enqueue import enqueue_feeds
 
     sessions, version = setup(database_url, tiny_artifact)
@@ -143,8 +144,9 @@ def job_row(sessions: Any, job_id: int) -> dict[str, Any]:
 
 def label_everything(sessions: Any, version: str) -> None:
     """What a worker would do: a prediction for every stored article, then finish jobs."""
+    from newsclf.schema.jobs import finish_jobs_if_done
     from newsclf.schema.models import Article, Job
-    from newsclf.schema.store import finish_jobs_if_done, insert_predictions
+    from newsclf.schema.predictions import insert_predictions
 
     with sessions.begin() as session:
         ids = session.scalars(select(Article.id)).all()

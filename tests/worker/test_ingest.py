@@ -211,7 +211,7 @@ def test_the_content_hash_fast_path_agrees_with_the_definition(text: str) -> Non
 
 
 def test_every_whitespace_character_but_the_space_is_unprintable() -> None:
-    """What the hash's fast path relies on (``schema.store._is_collapsed``)."""
+    """What the hash's fast path relies on (``schema.articles._is_collapsed``)."""
     for code in range(0x110000):
         char = chr(code)
         assert not (char.isspace() and char != " " and char.isprintable()), hex(code)

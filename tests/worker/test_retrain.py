@@ -13,9 +13,10 @@ from services import TINY_RETRAIN_CONFIG, bbc_rows, write_labeled
 from sqlalchemy import select
 
 from newsclf.cli import main
+from newsclf.schema.articles import upsert_articles
 from newsclf.schema.db import make_engine, session_factory, upgrade
 from newsclf.schema.models import ModelActivation, ModelVersion, TrainingRun
-from newsclf.schema.store import active_model_version, upsert_articles
+from newsclf.schema.registry import active_model_version
 from newsclf.settings import Settings, get_settings
 
 

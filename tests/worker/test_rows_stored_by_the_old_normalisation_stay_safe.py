@@ -27,10 +27,10 @@ class Publisher:
 def test_re_enqueueing_old_data_reuses_what_hashes_the_same_and_adds_the_rest_once(
     sqlite_url: str, tiny_artifact: Path, tmp_path: Path
 ) -> None:
+    from newsclf.schema.articles import content_sha256, upsert_articles
     from newsclf.schema.db import make_engine, session_factory, upgrade
     from newsclf.schema.models import Article
     from newsclf.schema.registry import register_artifact
-    from newsclf.schema.store import content_sha256, upsert_articles
     from newsclf.settings import Settings
     from newsclf.trainer.blobs import artifact_record
     from newsclf.worker.enqueue import enqueue_feeds

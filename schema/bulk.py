@@ -1,0 +1,99 @@
+"""Bulk writes shared by the table modules: one INSERT that skips the rows
+clashing on a unique key (PostgreSQL: one statement of one array per column;
+SQLite: multi-row VALUES), ``column IN values`` as one parameter, and rows
+checked against the columns a table accepts. Every value is a bound parameter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Result,
+    Text,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+
+def insert_new(
+    session: Session,
+    model: type[Any],
+    rows: list[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[Any] = (),
+) -> Result[Any]:
+    """INSERT ``rows`` (same keys each), skipping those that clash on ``conflict``.
+
+    PostgreSQL: one ``INSERT ... SELECT FROM unnest(one array per column)``
+    (a JSON column: one JSON array document), a short statement whatever the row
+    count, which psycopg parses once and prepares. SQLite: a multi-row INSERT per
+    ``insertmanyvalues_page_size`` rows, compiled once and cached. Every value is a bound parameter either way."""
+    table = model.__table__
+    dialect = session.get_bind().dialect
+    name = dialect.name
+    stmt: Any
+    params: Any
+    if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        columns = list(rows[0])
+        # A JSON column travels as one JSON array document for all rows (one
+        # json.dumps in C, one parse in PostgreSQL), its elements joined to the
+        # other columns' unnested arrays by position.
+        docs = [c for c in columns if isinstance(table.c[c].type.dialect_impl(dialect), JSON)]
+        plain = [c for c in columns if c not in docs]
+        arrays = [bindparam(f"a_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in plain]
+        unnested = func.unnest(*arrays).table_valued(*plain, with_ordinality="n").render_derived()
+        values: dict[str, Any] = {c: unnested.c[c] for c in plain}
+        joined: Any = unnested
+        for c in docs:
+            document = sql_cast(bindparam(f"d_{c}", type_=Text), postgresql.JSONB)
+            elements = (
+                func.jsonb_array_elements(document)
+                .table_valued("value", with_ordinality="n")
+                .render_derived()
+            )
+            joined = joined.join(elements, elements.c.n == unnested.c.n)
+            values[c] = func.nullif(elements.c.value, literal_column("'null'::jsonb"))
+        source = select(*(values[c] for c in columns)).select_from(joined)
+        stmt = postgresql.insert(table).from_select(columns, source)
+        params = {f"a_{c}": [row[c] for row in rows] for c in plain}
+        params.update({f"d_{c}": json.dumps([row[c] for row in rows]) for c in docs})
+    elif name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        stmt, params = sqlite.insert(table), rows
+    else:  # pragma: no cover
+        raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return session.execute(stmt.returning(*returning) if returning else stmt, params)
+
+
+def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one parameter however many
+    values, so the statement's text is the same for every call (parsed and prepared once)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def exact_rows(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows with exactly ``fields`` as keys (missing: None), so one VALUES list fits all."""
+    out = []
+    for row in rows:
+        unknown = set(row) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)}; expected some of {list(fields)}")
+        out.append({f: row.get(f) for f in fields})
+    return out
