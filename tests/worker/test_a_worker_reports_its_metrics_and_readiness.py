@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -122,7 +123,13 @@ def test_readiness_flips_after_warm_up_and_a_job_shows_in_the_metrics_and_json_l
     assert m["newsclf_articles_failed_total"] == [({}, 0.0)]
 
     # status lists the worker from its heartbeat, idle now, serving the version.
-    [seen] = json.loads(cli(env, "status", "--json").stdout)["workers"]
+    # (Heartbeats are written every few seconds: wait for one written after the job.)
+    deadline = time.monotonic() + 20
+    while True:
+        [seen] = json.loads(cli(env, "status", "--json").stdout)["workers"]
+        if seen["model_version"] == version["version"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert seen["name"].startswith("w0-") and seen["state"] == "idle"
     assert seen["model_version"] == version["version"]
 
