@@ -23,6 +23,16 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 
+def dialect_insert(session: Session, model: type[Any]) -> Any:
+    """``INSERT`` for ``model`` in the session's dialect (PostgreSQL or SQLite), which has
+    ``on_conflict_do_update`` and ``excluded`` for upserts."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(model)
+
+
 def insert_new(
     session: Session,
     model: type[Any],

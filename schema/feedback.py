@@ -12,6 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from newsclf.schema.bulk import dialect_insert
 from newsclf.schema.models import (
     Article,
     Feedback,
@@ -33,13 +34,7 @@ def upsert_feedback(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         }
     if not last:
         return 0
-    name = session.get_bind().dialect.name
-    insert: Any
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(Feedback)
+    stmt = dialect_insert(session, Feedback)
     stmt = stmt.on_conflict_do_update(
         index_elements=["article_id"],
         set_={

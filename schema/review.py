@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from newsclf.schema.bulk import one_of
+from newsclf.schema.bulk import dialect_insert, one_of
 from newsclf.schema.models import Article, Feedback, Prediction, ReviewPick
 
 TEXT_CHARS = 1000
@@ -55,13 +55,7 @@ def record_picks(session: Session, picks: Mapping[int, str]) -> None:
     """Remember that ``strategy`` showed each article (the last strategy wins)."""
     if not picks:
         return
-    name = session.get_bind().dialect.name
-    insert: Any
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(ReviewPick)
+    stmt = dialect_insert(session, ReviewPick)
     stmt = stmt.on_conflict_do_update(
         index_elements=["article_id"],
         set_={"strategy": stmt.excluded.strategy, "picked_at": func.now()},
