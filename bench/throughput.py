@@ -1,6 +1,7 @@
 """Throughput and latency of newsclf, side by side with the careless ways. Prints JSON.
 
     python bench/throughput.py [--articles 10000] [--model PATH] [--repeat 2] [--json]
+                               [--only drain,ceiling,cli_start,export,...]
 
 Needs PostgreSQL and Redis on loopback (NEWSCLF_BENCH_PG, default
 postgresql://postgres@127.0.0.1:5432; NEWSCLF_BENCH_REDIS, default
@@ -20,8 +21,20 @@ round, so a slow spell of the machine weighs on all alike; its noise is about
 - e2e_cpu_s / e2e_short_cpu_s: where the cores' time went in the fastest run
   (core-seconds: the worker's TensorFlow threads, its Python threads, enqueue,
   every other process such as PostgreSQL, and idle);
+- drain_aps: N articles stored and queued by `newsclf enqueue` before a fresh
+  worker starts, then drained by it; measured in the database, from the start of
+  its first prediction write to the start of its last (``figures.drain_window``:
+  every row but the first write's, over that window; drain_window details it);
 - latency_p50_s / latency_p95_s: enqueue to committed row at a steady 20 articles/s;
-- worker_peak_rss_mb; enqueue_peak_rss_mb for a 100,000-row file.
+- worker_peak_rss_mb; enqueue_peak_rss_mb for a 100,000-row file;
+- cli_start_s: median wall time of `newsclf models list` and `newsclf status`
+  on the empty database (the model registered, no article yet);
+- export_rows_per_s: `newsclf results --job` of a job of --export-rows short
+  articles, labeled by the worker, to a CSV file: rows over the command's wall
+  time (its start included; export_s is that time).
+
+``--only`` measures some figures only (names in FIGURES); ratios need both sides
+(``--only drain,ceiling`` for drain_vs_ceiling).
 """
 
 from __future__ import annotations
@@ -72,10 +85,11 @@ def unique_texts(texts: list[str], n: int) -> list[str]:
     ]
 
 
-def short_texts(texts: list[str], n: int) -> list[str]:
-    """RSS-like items: the headline and the first sentence, 20-50 words."""
+def short_texts(texts: list[str], n: int, start: int = 0) -> list[str]:
+    """RSS-like items: the headline and the first sentence, 20-50 words; items
+    ``start`` to ``start + n - 1`` of one endless distinct sequence."""
     out = []
-    for i in range(n):
+    for i in range(start, start + n):
         words = texts[i % len(texts)].split()
         k = 20 + (i * 7) % 31
         out.append(" ".join(words[:k]) + (f" item{i}" if i >= len(texts) else ""))
@@ -154,7 +168,13 @@ class Services:
             conn.execute(f'CREATE DATABASE "{self.db}"')
         self.url = f"{PG}/{self.db}"
         self.redis = redis.Redis.from_url(REDIS)
-        self.redis.flushdb()
+        if self.redis.dbsize():  # not ours: someone else's data, or a crashed run's
+            with psycopg.connect(PG + "/test", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{self.db}"')
+            raise SystemExit(
+                f"{REDIS} holds {self.redis.dbsize()} keys: give the benchmark an empty "
+                "Redis database (NEWSCLF_BENCH_REDIS=redis://HOST:PORT/N)"
+            )
         self.workdir = workdir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSCLF_")}
         self.env.update(
@@ -249,7 +269,9 @@ def measure_naive(svc: Services, texts: list[str], n: int) -> float:
         ]
     proc = svc.start(
         [
-            str(BIN / "celery"),
+            sys.executable,
+            "-m",
+            "celery",
             "-A",
             "bench.naive_worker",
             "worker",
@@ -464,6 +486,76 @@ def train_default(workdir: Path) -> Path:
     return Path(json.loads(out.stdout.strip().splitlines()[-1])["path"])
 
 
+FIGURES = ("ceiling", "naive", "drain", "e2e", "e2e_short", "latency", "rss", "cli_start", "export")
+"""What ``--only`` may name: ceiling (ceiling_aps, ceiling_short_aps, tutorial_aps), naive,
+drain, e2e, e2e_short, latency, rss (enqueue_peak_rss_mb), cli_start, export."""
+
+
+def worker_argv() -> list[str]:
+    return [str(BIN / "newsclf"), "worker", "-Q", "classify"]
+
+
+def drain_run(svc: Services, texts: list[str], r: int) -> tuple[dict[str, Any], Any]:
+    """Store and queue ``texts`` (tagged with the round) with no worker running, then
+    start one and wait until it drained them; the window measured in the database
+    (``figures.drain_window``) and the worker, left running."""
+    import psycopg
+
+    from bench.figures import drain_window
+
+    path = svc.workdir / f"drain{r}.csv"
+    write_csv(path, [f"{t} drain{r}" for t in texts])
+    base = svc.last_id()
+    svc.cli("enqueue", str(path), "--source", f"drain{r}")
+    worker = svc.start(worker_argv(), f"worker{r}")
+    wait_for_count(svc, len(texts), timeout=1800, after_id=base)
+    with psycopg.connect(svc.url) as conn:
+        window = drain_window(conn, base)
+    log(f"drain run {r + 1}: {window}")
+    return window, worker
+
+
+def measure_export(svc: Services, texts: list[str], repeat: int) -> dict[str, Any]:
+    """Label a job of ``texts`` (a running worker needed), then export it ``repeat``
+    times; the fastest run."""
+    from bench.figures import export
+
+    path = svc.workdir / "export.csv"
+    write_csv(path, [f"{t} export" for t in texts])
+    base = svc.last_id()
+    summary = json.loads(
+        svc.cli("enqueue", str(path), "--source", "export", "--json").splitlines()[-1]
+    )
+    wait_for_count(svc, len(texts), timeout=1800, after_id=base)
+    runs = [export(str(BIN / "newsclf"), svc.env, summary["job_id"], svc.workdir / "out.csv")
+            for _ in range(repeat)]  # fmt: skip
+    best = min(runs, key=lambda run: run["s"])
+    log(f"export: {[run['s'] for run in runs]} s for {best['rows']} rows")
+    return {
+        "export_rows": best["rows"],
+        "export_s": best["s"],
+        "export_rows_per_s": best["rows_per_s"],
+        "export_s_runs": [run["s"] for run in runs],
+    }
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """Each ratio whose two figures were measured."""
+    pairs = {
+        "drain_vs_ceiling": ("drain_aps", "ceiling_aps", 3),
+        "e2e_vs_ceiling": ("e2e_aps", "ceiling_aps", 3),
+        "e2e_short_vs_ceiling_short": ("e2e_short_aps", "ceiling_short_aps", 3),
+        "e2e_vs_tutorial": ("e2e_aps", "tutorial_aps", 2),
+        "e2e_vs_naive": ("e2e_aps", "naive_aps", 1),
+        "e2e_short_vs_e2e": ("e2e_short_aps", "e2e_aps", 2),
+    }
+    return {
+        name: round(result[a] / result[b], digits)
+        for name, (a, b, digits) in pairs.items()
+        if result.get(a) and result.get(b)
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=10_000)
@@ -471,16 +563,26 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=300, help="articles for the naive service")
     parser.add_argument("--latency-articles", type=int, default=200)
     parser.add_argument("--enqueue-rows", type=int, default=100_000)
+    parser.add_argument("--export-rows", type=int, default=50_000)
+    parser.add_argument("--cli-runs", type=int, default=5, help="runs of each cli_start command")
     parser.add_argument(
         "--repeat",
         type=int,
         default=2,
         help="rounds of the throughput figures; each figure's best is reported (default 2)",
     )
+    parser.add_argument(
+        "--only",
+        type=lambda v: [f.strip() for f in v.split(",") if f.strip()],
+        default=list(FIGURES),
+        help="comma-separated figures to measure (default: all): " + ",".join(FIGURES),
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args()
-
-    from newsclf.trainer.predictor import Predictor
+    unknown = sorted(set(args.only) - set(FIGURES))
+    if unknown:
+        parser.error(f"unknown figure(s) {','.join(unknown)}; choose from {','.join(FIGURES)}")
+    figures = set(args.only)
 
     with tempfile.TemporaryDirectory(prefix="newsclf-bench-") as tmp:
         workdir = Path(tmp)
@@ -492,61 +594,114 @@ def main() -> None:
             "articles": args.articles,
             "model": str(model),
             "cpus": os.cpu_count(),
+            "figures": [f for f in FIGURES if f in figures],
         }
+        predictor = None
+        if "ceiling" in figures:
+            from newsclf.trainer.predictor import Predictor
 
-        predictor = Predictor.load(model)
-        result["model_version"] = predictor.version
-        predictor.predict_proba(long_texts[:512], batch_size=512)  # trace the compiled function
-        tutorial_way(predictor, long_texts[:64])
+            predictor = Predictor.load(model)
+            result["model_version"] = predictor.version
+            predictor.predict_proba(long_texts[:512], batch_size=512)  # trace the compiled fn
+            tutorial_way(predictor, long_texts[:64])
 
         svc = Services(model, workdir)
         try:
-            result["naive_aps"] = measure_naive(svc, [f"{t} naive" for t in base], args.naive)
-            log(f"naive {result['naive_aps']}")
-            worker = svc.start([str(BIN / "newsclf"), "worker", "-Q", "classify"], "worker")
-            sampler = RssSampler(worker.pid)
-            try:
-                svc.wait_ready("worker")
-                cpu = CpuAccount(worker.pid)
-                # Rounds of every throughput figure, so that a slow spell of the machine
-                # weighs on all of them alike; each figure is its best round.
-                memory: list[dict[str, float]] = []
-                e2e: dict[str, list[tuple[float, dict[str, float]]]] = {"e2e": [], "e2e_short": []}
-                for r in range(args.repeat):
-                    memory.append(in_memory_round(predictor, long_texts, shorts))
-                    e2e["e2e"].append(e2e_run(svc, long_texts, "e2e", r, cpu))
-                    e2e["e2e_short"].append(e2e_run(svc, shorts, "e2e_short", r, cpu))
-                best = {k: round(max(m[k] for m in memory), 1) for k in memory[0]}
-                result["ceiling_by_batch"] = {k: v for k, v in best.items() if k.isdigit()}
-                result["ceiling_aps"] = max(result["ceiling_by_batch"].values())
-                result["ceiling_short_aps"] = best["short"]
-                result["tutorial_aps"] = best["tutorial"]
-                for name, runs in e2e.items():
-                    fastest = max(runs, key=lambda run: run[0])
-                    result[f"{name}_runs"] = [aps for aps, _ in runs]
-                    result[f"{name}_aps"], result[f"{name}_cpu_s"] = fastest
-                live = [
-                    f"{t} live{i}"
-                    for i, t in enumerate(short_texts(base[::-1], args.latency_articles))
-                ]
-                result.update(measure_latency(svc, live))
-            finally:
-                worker.terminate()
-                worker.wait(60)
-                result["worker_peak_rss_mb"] = sampler.stop()
-            result["enqueue_peak_rss_mb"] = measure_enqueue_rss(svc, base, args.enqueue_rows)
-            result["enqueue_rows"] = args.enqueue_rows
+            measure_with(svc, args, figures, result, predictor, base, long_texts, shorts)
         finally:
             svc.close()
 
-    c, e = result["ceiling_aps"], result["e2e_aps"]
-    result["ratios"] = {
-        "e2e_over_ceiling": round(e / c, 3),
-        "e2e_over_tutorial": round(e / result["tutorial_aps"], 2),
-        "e2e_over_naive": round(e / result["naive_aps"], 1),
-        "e2e_short_over_e2e": round(result["e2e_short_aps"] / e, 2),
-    }
+    result["ratios"] = ratios(result)
     print(json.dumps(result, indent=None if args.json else 2))
+
+
+def measure_with(
+    svc: Services,
+    args: argparse.Namespace,
+    figures: set[str],
+    result: dict[str, Any],
+    predictor: Any,
+    base: list[str],
+    long_texts: list[str],
+    shorts: list[str],
+) -> None:
+    """Every figure of ``figures`` but the ceiling's model load, into ``result``."""
+    if "cli_start" in figures:  # first: the database is still empty
+        from bench.figures import cli_start
+
+        result.update(cli_start(str(BIN / "newsclf"), svc.env, runs=args.cli_runs))
+        log(f"cli start {result['cli_start_s']} s")
+    if "naive" in figures:
+        result["naive_aps"] = measure_naive(svc, [f"{t} naive" for t in base], args.naive)
+        log(f"naive {result['naive_aps']}")
+    samplers: list[RssSampler] = []
+    worker: Any = None
+
+    def start_worker(name: str) -> Any:
+        proc = svc.start(worker_argv(), name)
+        samplers.append(RssSampler(proc.pid))
+        svc.wait_ready(name)
+        return proc
+
+    def stop_worker(proc: Any) -> None:
+        proc.terminate()
+        proc.wait(60)
+
+    try:
+        # Rounds of every throughput figure, so that a slow spell of the machine
+        # weighs on all of them alike; each figure is its best round.
+        memory: list[dict[str, float]] = []
+        e2e: dict[str, list[tuple[float, dict[str, float]]]] = {"e2e": [], "e2e_short": []}
+        drains: list[dict[str, Any]] = []
+        for r in range(args.repeat):
+            if "ceiling" in figures:
+                memory.append(in_memory_round(predictor, long_texts, shorts))
+            if "drain" in figures:  # a fresh worker each round, started after the backlog
+                if worker is not None:
+                    stop_worker(worker)
+                drained, worker = drain_run(svc, long_texts, r)
+                samplers.append(RssSampler(worker.pid))
+                drains.append(drained)
+            runs = [name for name in e2e if name in figures]
+            if runs and worker is None:
+                worker = start_worker("worker")
+            for name in runs:
+                texts = long_texts if name == "e2e" else shorts
+                e2e[name].append(e2e_run(svc, texts, name, r, CpuAccount(worker.pid)))
+        if memory:
+            best = {k: round(max(m[k] for m in memory), 1) for k in memory[0]}
+            result["ceiling_by_batch"] = {k: v for k, v in best.items() if k.isdigit()}
+            result["ceiling_aps"] = max(result["ceiling_by_batch"].values())
+            result["ceiling_short_aps"] = best["short"]
+            result["tutorial_aps"] = best["tutorial"]
+        if drains:
+            result["drain_aps"] = max(d["aps"] or 0.0 for d in drains)
+            result["drain_runs"] = [d["aps"] for d in drains]
+            result["drain_window"] = max(drains, key=lambda d: d["aps"] or 0.0)
+        for name, measured in e2e.items():
+            if measured:
+                fastest = max(measured, key=lambda run: run[0])
+                result[f"{name}_runs"] = [aps for aps, _ in measured]
+                result[f"{name}_aps"], result[f"{name}_cpu_s"] = fastest
+        if {"latency", "export"} & figures and worker is None:
+            worker = start_worker("worker")
+        if "latency" in figures:
+            live = [
+                f"{t} live{i}" for i, t in enumerate(short_texts(base[::-1], args.latency_articles))
+            ]
+            result.update(measure_latency(svc, live))
+        if "export" in figures:
+            texts = short_texts(base, args.export_rows)
+            result.update(measure_export(svc, texts, args.repeat))
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        peaks = [s.stop() for s in samplers]
+        if peaks:
+            result["worker_peak_rss_mb"] = max(peaks)
+    if "rss" in figures:
+        result["enqueue_peak_rss_mb"] = measure_enqueue_rss(svc, base, args.enqueue_rows)
+        result["enqueue_rows"] = args.enqueue_rows
 
 
 if __name__ == "__main__":
