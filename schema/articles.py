@@ -4,6 +4,7 @@ the filters that pick them again. Plain functions taking ``session``::
     with sessions.begin() as session:
         ids = upsert_articles(session, [{"text": "...", "source": "bbc"}])  # (id, is_new)
         todo = matching_articles(session, version="v1", since=None, source="bbc")
+        live, spent = claim_articles(session, [17, 18], version="v1", max_attempts=3)
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     func,
     select,
+    update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from newsclf.schema.bulk import exact_rows, insert_new, one_of
 from newsclf.schema.models import (
@@ -26,6 +30,71 @@ from newsclf.schema.models import (
     Article,
 )
 from newsclf.schema.predictions import has_prediction
+
+
+def needs_label(version: str) -> ColumnElement[bool]:
+    """An article (``Article`` in the enclosing query) still to label by model
+    ``version``: it has not failed and has no prediction by that version."""
+    return and_(Article.failed_reason.is_(None), ~has_prediction(Article.id, version))
+
+
+def articles_needing_label(session: Session, ids: Sequence[int], version: str) -> list[int]:
+    """Of ``ids``, those that ``needs_label(version)``, by id."""
+    if not ids:
+        return []
+    query = select(Article.id).where(one_of(session, Article.id, ids), needs_label(version))
+    return list(session.scalars(query.order_by(Article.id)))
+
+
+def claim_articles(
+    session: Session, ids: Sequence[int], *, version: str, max_attempts: int
+) -> tuple[list[tuple[int, str, int]], list[int]]:
+    """Claim the articles of ``ids`` that ``needs_label(version)``: count one more
+    delivery of each that has had fewer than ``max_attempts``. Returns the claimed
+    ``(id, text, attempts)``, by id, and the ids of those out of deliveries (spent).
+
+    One ``UPDATE ... RETURNING`` claims the live articles and reads their texts;
+    only when some were not returned does a second query look for spent ones."""
+    needed = (one_of(session, Article.id, ids), needs_label(version))
+    live = session.execute(
+        update(Article)
+        .where(*needed, Article.attempts < max_attempts)
+        .values(attempts=Article.attempts + 1)
+        .returning(Article.id, Article.text, Article.attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    spent: list[int] = []
+    if len(live) < len(ids):
+        spent = list(
+            session.scalars(
+                # Not those just claimed: the UPDATE above raised their attempts.
+                select(Article.id).where(
+                    *needed,
+                    Article.attempts >= max_attempts,
+                    ~one_of(session, Article.id, [r.id for r in live]),
+                )
+            )
+        )
+    claimed = sorted((int(r.id), str(r.text), int(r.attempts)) for r in live)
+    return claimed, spent
+
+
+def count_deliveries(session: Session, ids: Sequence[int], by: int = 1) -> None:
+    """Add ``by`` (negative: take back) to the delivery count of the articles ``ids``."""
+    session.execute(
+        update(Article)
+        .where(one_of(session, Article.id, ids))
+        .values(attempts=Article.attempts + by)
+    )
+
+
+def mark_articles_failed(session: Session, ids: Sequence[int], reason: str) -> None:
+    """Give up on the articles ``ids``: ``failed_reason`` and ``failed_at`` (now) set."""
+    session.execute(
+        update(Article)
+        .where(Article.id.in_(list(ids)))
+        .values(failed_reason=reason, failed_at=dt.datetime.now(dt.UTC))
+    )
 
 
 def matching_articles(

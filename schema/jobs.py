@@ -1,10 +1,11 @@
-"""Jobs: a feed's articles and its other lines, counts, progress, report, and what
-one model version labeled of them. Plain functions taking ``session``::
+"""Jobs: their status, counts, progress, report, and what one model version
+labeled of their articles (the articles and lines themselves: ``job_lines``).
+Plain functions taking ``session``::
 
     with sessions.begin() as session:
         job = create_job(session, source="bbc", model_version="v1")
-        add_job_articles(session, job.id, [(article_id, 2)])
         finish_jobs_if_done(session, [job.id])  # done once nothing is pending
+        finish_jobs_of_articles(session, [article_id])  # after a worker's batch
         summary = job_label_summary(session, job_id=job.id, version="v1", low_confidence=0.5)
 """
 
@@ -20,7 +21,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -28,12 +28,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from newsclf.schema.bulk import insert_new, one_of
+from newsclf.schema.articles import needs_label
+from newsclf.schema.bulk import one_of
 from newsclf.schema.models import (
     Article,
     Job,
     JobArticle,
-    JobOtherLine,
     Prediction,
 )
 
@@ -125,68 +125,71 @@ def job_is_open() -> ColumnElement[bool]:
     )
 
 
-def add_job_articles(
-    session: Session, job_id: int, pairs: Sequence[tuple[int, int | None]]
-) -> set[int]:
-    """Attach ``(article_id, line)`` pairs to a job; pairs already there are kept as they
-    are. Returns the ids of the articles that were not in the job before."""
-    if not pairs:
-        return set()
-    seen: dict[int, int | None] = {}
-    for article_id, line in pairs:
-        seen.setdefault(article_id, line)  # a feed may repeat an article: keep its first line
-    values = [{"job_id": job_id, "article_id": a, "line": line} for a, line in seen.items()]
-    inserted = insert_new(
-        session,
-        JobArticle,
-        values,
-        conflict=["job_id", "article_id"],
-        returning=[JobArticle.article_id],
+def unfinished_job_ids(session: Session) -> list[int]:
+    """Jobs whose articles may still need publishing: the open ones (``job_is_open``)
+    and those still ``enqueuing`` (their enqueue may have been killed)."""
+    query = select(Job.id).where(or_(job_is_open(), Job.status == "enqueuing"))
+    return list(session.scalars(query))
+
+
+def job_exists(session: Session, job_id: int) -> bool:
+    return session.get(Job, job_id) is not None
+
+
+def job_report(session: Session, job_id: int) -> dict[str, Any] | None:
+    """The ``report`` of job ``job_id`` (which exists): its rejected rows and notes."""
+    return session.get_one(Job, job_id).report
+
+
+def newest_jobs(
+    session: Session, *, limit: int = 10, job_ids: Sequence[int] | None = None
+) -> list[Job]:
+    """The newest ``limit`` jobs, or the jobs of ``job_ids`` that exist, newest first."""
+    query = select(Job).order_by(Job.id.desc())
+    query = query.where(Job.id.in_(list(job_ids))) if job_ids is not None else query.limit(limit)
+    return list(session.scalars(query))
+
+
+def job_status(session: Session, job_id: int) -> str:
+    """The status of job ``job_id`` (which exists)."""
+    return session.get_one(Job, job_id).status
+
+
+def interrupt_enqueuing_job(session: Session, job_id: int) -> None:
+    """Mark job ``job_id`` ``interrupted`` if it is still ``enqueuing``: its enqueue stopped."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "enqueuing")
+        .values(status="interrupted")
     )
-    return set(inserted.scalars())
 
 
-OTHER_LINE_REASON_CHARS = 500
-"""Longest rejection reason kept in ``job_other_lines``."""
-
-
-def add_job_other_lines(
+def end_enqueue(
     session: Session,
     job_id: int,
-    pairs: Sequence[tuple[int, int]],
-    attached: set[int],
-    rejected: Sequence[tuple[int, str]] = (),
-) -> int:
-    """Record the input lines ``job_articles`` does not hold: of ``pairs``
-    (``(article_id, line)``, as given to ``add_job_articles``, which returned
-    ``attached``), every line after an article's first sight in the job, with the
-    line of that first sight; and each ``(line, reason)`` of ``rejected``.
-    Returns the rows written."""
-    first: dict[int, int] = {}
-    repeats: list[tuple[int, int]] = []
-    for article_id, line in pairs:
-        if article_id in attached and article_id not in first:
-            first[article_id] = line
-        else:
-            repeats.append((article_id, line))
-    earlier = list({a for a, _ in repeats if a not in first})
-    if earlier:
-        query = select(JobArticle.article_id, JobArticle.line).where(
-            JobArticle.job_id == job_id, one_of(session, JobArticle.article_id, earlier)
-        )
-        first.update({a: line for a, line in session.execute(query)})
-    values = [
-        {"job_id": job_id, "line": line, "article_id": a, "repeat_of_line": first.get(a),
-         "reason": None}
-        for a, line in repeats
-    ] + [
-        {"job_id": job_id, "line": line, "article_id": None, "repeat_of_line": None,
-         "reason": reason[:OTHER_LINE_REASON_CHARS]}
-        for line, reason in rejected
-    ]  # fmt: skip
-    if values:
-        session.execute(insert(JobOtherLine), values)
-    return len(values)
+    *,
+    total: int,
+    new: int,
+    duplicate: int,
+    rejected: int,
+    report: dict[str, Any],
+    status: str,
+) -> None:
+    """A job's feed is read (or its reading stopped): its final counts, its
+    ``report`` (``make_job_report``) and the status it goes on with."""
+    job = session.get_one(Job, job_id)
+    job.total, job.new, job.duplicate, job.rejected = total, new, duplicate, rejected
+    job.report = report
+    job.status = status
+
+
+def job_articles_needing_label(
+    session: Session, job_ids: Iterable[int], version: str
+) -> list[int]:
+    """The articles of the jobs ``job_ids`` that ``needs_label(version)``, by id."""
+    in_jobs = select(JobArticle.article_id).where(JobArticle.job_id.in_(list(job_ids)))
+    query = select(Article.id).where(Article.id.in_(in_jobs), needs_label(version))
+    return list(session.scalars(query.order_by(Article.id)))
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,33 @@ def finish_jobs_if_done(session: Session, job_ids: Sequence[int]) -> list[int]:
         if cast(CursorResult[Any], session.execute(stmt)).rowcount:
             finished.append(job_id)
     return finished
+
+
+def finish_jobs_of_articles(session: Session, article_ids: Sequence[int]) -> list[int]:
+    """Finish the open jobs holding any of ``article_ids`` that have nothing pending
+    any more (``finish_jobs_if_done``); returns the ids finished by this call.
+
+    Cheap in the middle of a big job: articles are published and labeled in id
+    order, so scanning a job's articles from the highest id finds a pending one
+    at once; the full count runs once, when nothing is pending."""
+    holding = select(JobArticle.job_id).where(one_of(session, JobArticle.article_id, article_ids))
+    open_jobs = session.scalars(select(Job.id).where(Job.id.in_(holding), job_is_open())).all()
+    done = [j for j in open_jobs if not _has_pending(session, j)]
+    return finish_jobs_if_done(session, done) if done else []
+
+
+def _has_pending(session: Session, job_id: int) -> bool:
+    """Whether a job still has an article without the prediction it waits for that has
+    not failed."""
+    first = session.scalar(
+        select(JobArticle.article_id)
+        .join(Article, Article.id == JobArticle.article_id)
+        .join(Job, Job.id == JobArticle.job_id)
+        .where(JobArticle.job_id == job_id, ~job_article_labeled(), Article.failed_reason.is_(None))
+        .order_by(JobArticle.article_id.desc())
+        .limit(1)
+    )
+    return first is not None
 
 
 def make_job_report(rejected: Iterable[Mapping[str, Any]], notes: Iterable[str]) -> dict[str, Any]:

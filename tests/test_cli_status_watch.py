@@ -13,7 +13,8 @@ from services import newsclf_cmd, service_env
 from newsclf.cli.watch import Rates, job_progress_line, progress_bar
 from newsclf.schema.articles import upsert_articles
 from newsclf.schema.db import make_engine, session_factory, upgrade
-from newsclf.schema.jobs import add_job_articles, create_job, set_job_counts
+from newsclf.schema.job_lines import add_job_articles
+from newsclf.schema.jobs import create_job, set_job_counts
 from newsclf.schema.predictions import insert_predictions
 from newsclf.schema.registry import register_model_version
 

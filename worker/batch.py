@@ -19,12 +19,15 @@ without result (its worker died, or its batch failed) is a suspect and runs
 alone, so a poison article can only sink itself; after ``max_attempts``
 deliveries it is marked failed with its reason. Lost database connections are
 retried (see ``retry.py``); every write is its own transaction.
+
+Long because the pipeline, the suspects' isolation and the delivery counting
+work on one call's claimed articles and outcome; the SQL is in
+``schema.articles`` and ``schema.jobs``.
 """
 
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
 import time
 import uuid
@@ -34,12 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.schema.bulk import one_of
-from newsclf.schema.jobs import finish_jobs_if_done, job_article_labeled, job_is_open
-from newsclf.schema.models import Article, Job, JobArticle, Prediction
+from newsclf.schema.articles import claim_articles, count_deliveries, mark_articles_failed
+from newsclf.schema.jobs import finish_jobs_of_articles
 from newsclf.schema.predictions import insert_predictions
 from newsclf.settings import Settings
 from newsclf.worker.active_model import ActiveModel
@@ -178,39 +179,14 @@ class Classifier:
     # -- steps -------------------------------------------------------------
 
     def _claim(self, ids: list[int], version: str) -> tuple[list[Claimed], list[int]]:
-        """Articles needing a prediction by ``version``; count this delivery; give up on spent ones.
-
-        One ``UPDATE ... RETURNING`` claims the live articles and reads their texts;
-        only when some were not returned does a second query look for spent ones.
-        """
-        labeled = exists().where(
-            Prediction.article_id == Article.id, Prediction.model_version == version
-        )
+        """Articles needing a prediction by ``version``; count this delivery; give up on spent ones."""
         with self.sessions.begin() as session:
-            needed = (one_of(session, Article.id, ids), Article.failed_reason.is_(None), ~labeled)
-            live = session.execute(
-                update(Article)
-                .where(*needed, Article.attempts < self.max_attempts)
-                .values(attempts=Article.attempts + 1)
-                .returning(Article.id, Article.text, Article.attempts)
-                .execution_options(synchronize_session=False)
-            ).all()
-            spent: list[int] = []
-            if len(live) < len(ids):
-                spent = list(
-                    session.scalars(
-                        # Not those just claimed: the UPDATE above raised their attempts.
-                        select(Article.id).where(
-                            *needed,
-                            Article.attempts >= self.max_attempts,
-                            ~one_of(session, Article.id, [r.id for r in live]),
-                        )
-                    )
-                )
-                if spent:
-                    self._mark_failed(session, spent, GAVE_UP.format(n=self.max_attempts))
-        live = sorted(live, key=lambda r: r.id)
-        return [Claimed(r.id, r.text, r.attempts) for r in live], spent
+            live, spent = claim_articles(
+                session, ids, version=version, max_attempts=self.max_attempts
+            )
+            if spent:
+                mark_articles_failed(session, spent, GAVE_UP.format(n=self.max_attempts))
+        return [Claimed(*row) for row in live], spent
 
     def _run_pipelined(
         self, predictor: object, items: list[Claimed], batch_id: str, outcome: Outcome
@@ -381,47 +357,20 @@ class Classifier:
 
     def _count_delivery(self, article_ids: list[int], by: int = 1) -> None:
         with self.sessions.begin() as session:
-            session.execute(
-                update(Article)
-                .where(one_of(session, Article.id, article_ids))
-                .values(attempts=Article.attempts + by)
-            )
+            count_deliveries(session, article_ids, by)
 
     def _record_failure(self, item: Claimed, exc: BaseException) -> None:
         """The article failed ``max_attempts`` times: mark it failed with the reason."""
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         reason = f"failed {item.attempts} times: {type(exc).__name__}: {message}"[:500]
         with self.sessions.begin() as session:
-            self._mark_failed(session, [item.id], reason)
+            mark_articles_failed(session, [item.id], reason)
         log.warning("article %s failed: %s", item.id, reason)
 
-    @staticmethod
-    def _mark_failed(session: Session, ids: list[int], reason: str) -> None:
-        session.execute(
-            update(Article)
-            .where(Article.id.in_(ids))
-            .values(failed_reason=reason, failed_at=dt.datetime.now(dt.UTC))
-        )
-
     def _finish_jobs(self, ids: list[int]) -> None:
-        """Close the open jobs of these articles that have nothing pending any more.
-
-        Cheap in the middle of a big job: articles are published and labeled in
-        id order, so scanning a job's articles from the highest id finds a
-        pending one at once; the full count runs once, when nothing is pending.
-        """
+        """Close the open jobs of these articles that have nothing pending any more."""
         with self.sessions.begin() as session:
-            open_jobs = session.scalars(
-                select(Job.id).where(
-                    Job.id.in_(
-                        select(JobArticle.job_id).where(one_of(session, JobArticle.article_id, ids))
-                    ),
-                    job_is_open(),
-                )
-            ).all()
-            done = [j for j in open_jobs if not _has_pending(session, j)]
-            if done:
-                finish_jobs_if_done(session, done)
+            finish_jobs_of_articles(session, ids)
 
 
 def configure_tensorflow(threads: int) -> None:
@@ -451,17 +400,3 @@ def _predict(predictor: Any, seqs: list[np.ndarray]) -> tuple[np.ndarray, float]
     started = time.perf_counter()
     probs = predictor.predict_encoded(seqs, batch_size=max(len(seqs), 1))
     return probs, time.perf_counter() - started
-
-
-def _has_pending(session: Session, job_id: int) -> bool:
-    """Whether a job still has an article without the prediction it waits for that has
-    not failed."""
-    first = session.scalar(
-        select(JobArticle.article_id)
-        .join(Article, Article.id == JobArticle.article_id)
-        .join(Job, Job.id == JobArticle.job_id)
-        .where(JobArticle.job_id == job_id, ~job_article_labeled(), Article.failed_reason.is_(None))
-        .order_by(JobArticle.article_id.desc())
-        .limit(1)
-    )
-    return first is not None

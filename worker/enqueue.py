@@ -18,6 +18,10 @@ transaction also writes the job's counts, so they are true at every moment.
 A ``StopFlag`` (set by the CLI's signal handlers) ends an enqueue early: the
 rows read so far are stored and published, the job is marked ``interrupted``,
 and running the same command again resumes (stored rows are recognized).
+
+Long because reading, storing and publishing are one pipeline over one report
+and one stop flag; the SQL is in ``schema.articles``, ``schema.jobs`` and
+``schema.job_lines``.
 """
 
 from __future__ import annotations
@@ -30,22 +34,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import InputError, NoModelError, ServiceUnavailable
-from newsclf.schema.articles import upsert_articles
-from newsclf.schema.bulk import one_of
+from newsclf.schema.articles import articles_needing_label, upsert_articles
+from newsclf.schema.job_lines import add_job_articles, add_job_other_lines
 from newsclf.schema.jobs import (
     REPORT_MAX_ENTRIES,
-    add_job_articles,
-    add_job_other_lines,
     create_job,
+    end_enqueue,
     finish_jobs_if_done,
+    interrupt_enqueuing_job,
+    job_status,
     make_job_report,
     set_job_counts,
 )
-from newsclf.schema.models import SOURCE_MAX_CHARS, Article, Job, Prediction
+from newsclf.schema.models import SOURCE_MAX_CHARS
 from newsclf.schema.registry import active_model_version
 from newsclf.settings import Settings
 from newsclf.worker.fetch import FetchPolicy, mask_feed_url
@@ -265,11 +269,7 @@ def enqueue_feeds(
     except BaseException:
         if report.job_id:  # stored chunks stay (their counts with them); say it stopped
             with contextlib.suppress(Exception), sessions.begin() as session:
-                session.execute(
-                    update(Job)
-                    .where(Job.id == report.job_id, Job.status == "enqueuing")
-                    .values(status="interrupted")
-                )
+                interrupt_enqueuing_job(session, report.job_id)
         raise
 
     if not report.total:
@@ -281,22 +281,23 @@ def enqueue_feeds(
             report.job_id = create_job(
                 session, source=name, model_version=report.model_version, status="enqueuing"
             ).id
-        job = session.get_one(Job, report.job_id)
-        job.total, job.new, job.duplicate, job.rejected = (
-            report.total,
-            report.new,
-            report.duplicate,
-            report.rejected,
+        end_enqueue(
+            session,
+            report.job_id,
+            total=report.total,
+            new=report.new,
+            duplicate=report.duplicate,
+            rejected=report.rejected,
+            report=make_job_report(report.rejected_rows, report.notes),
+            status="interrupted" if report.interrupted else "running",
         )
-        job.report = make_job_report(report.rejected_rows, report.notes)
-        job.status = "interrupted" if report.interrupted else "running"
     # Finished in a transaction of its own, after the status is committed: a worker
     # that wrote the last predictions while the job was still enqueuing left it
     # open, and its predictions are committed before this looks (one transaction
     # for both could miss them while the worker missed the new status).
     with sessions.begin() as session:
         finish_jobs_if_done(session, [report.job_id])
-        report.status = session.get_one(Job, report.job_id).status
+        report.status = job_status(session, report.job_id)
     if progress:
         progress(report)
     if report.broker_error and not report.interrupted:
@@ -345,7 +346,7 @@ def _store_and_publish(
         # queued, or not, already).
         new = {aid for aid, is_new in stored if is_new}  # each new one is new once
         older = sorted(attached - new)
-        todo = sorted(new.union(_needing_label(session, older, report.model_version)))
+        todo = sorted(new.union(articles_needing_label(session, older, report.model_version)))
         counts = (report.new + len(new), report.duplicate + len(stored) - len(new))
         set_job_counts(
             session, job_id, new=counts[0], duplicate=counts[1], rejected=rejected_so_far
@@ -364,19 +365,3 @@ def _store_and_publish(
             report.unqueued += len(todo) - i
             return
         report.published += len(todo[i : i + settings.task_chunk])
-
-
-def _needing_label(session: Session, ids: list[int], version: str) -> list[int]:
-    """Of ``ids``, those with no prediction by ``version`` that have not failed."""
-    if not ids:
-        return []
-    labeled = exists().where(
-        Prediction.article_id == Article.id, Prediction.model_version == version
-    )
-    return list(
-        session.scalars(
-            select(Article.id)
-            .where(one_of(session, Article.id, ids), Article.failed_reason.is_(None), ~labeled)
-            .order_by(Article.id)
-        )
-    )

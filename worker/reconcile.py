@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsclf.schema.jobs import finish_jobs_if_done, job_is_open
-from newsclf.schema.models import Article, Job, JobArticle, Prediction
+from newsclf.schema.jobs import (
+    finish_jobs_if_done,
+    job_articles_needing_label,
+    unfinished_job_ids,
+)
 from newsclf.schema.registry import active_model_version
 from newsclf.worker.app import CLASSIFY_QUEUE
 
@@ -70,18 +72,6 @@ def in_flight_ids(client: Any, queue: str = CLASSIFY_QUEUE) -> set[int]:
     return ids
 
 
-def _missing(session: Session, job_ids: Iterable[int], version: str) -> list[int]:
-    labeled = exists().where(Prediction.article_id == Article.id, Prediction.model_version == version)
-    in_jobs = select(JobArticle.article_id).where(JobArticle.job_id.in_(list(job_ids)))
-    return list(
-        session.scalars(
-            select(Article.id)
-            .where(Article.id.in_(in_jobs), Article.failed_reason.is_(None), ~labeled)
-            .order_by(Article.id)
-        )
-    )
-
-
 def reconcile(
     *,
     sessions: sessionmaker[Session],
@@ -102,13 +92,15 @@ def reconcile(
         # An interrupted job's stored articles are labeled like any other's (its enqueue
         # may have stopped between storing a chunk and publishing it); an enqueuing
         # job's too (its enqueue may have been killed), though only its enqueue finishes it.
-        open_jobs = list(
-            session.scalars(select(Job.id).where(or_(job_is_open(), Job.status == "enqueuing")))
-        )
+        open_jobs = unfinished_job_ids(session)
         report.finished = finish_jobs_if_done(session, open_jobs) if open_jobs else []
         report.jobs = [j for j in open_jobs if j not in report.finished and j not in held]
         active = active_model_version(session)
-        todo = _missing(session, report.jobs, active.version) if active and report.jobs else []
+        todo = (
+            job_articles_needing_label(session, report.jobs, active.version)
+            if active and report.jobs
+            else []
+        )
     todo = [i for i in todo if i not in in_flight]
     for i in range(0, len(todo), chunk):
         if not has_room():

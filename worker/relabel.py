@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.errors import NoModelError
 from newsclf.schema.articles import matching_articles
-from newsclf.schema.jobs import add_job_articles, create_job, finish_jobs_if_done
+from newsclf.schema.job_lines import add_job_articles
+from newsclf.schema.jobs import create_job, finish_jobs_if_done
 from newsclf.schema.registry import active_model_version
 from newsclf.settings import Settings
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import case, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
-from newsclf.schema.jobs import job_progress
-from newsclf.schema.models import Article, Job, JobArticle, JobOtherLine, ModelVersion, Prediction
+from newsclf.schema.job_lines import job_lines
+from newsclf.schema.jobs import job_exists, job_progress, newest_jobs
+from newsclf.schema.models import ModelVersion
 from newsclf.schema.registry import active_model_version
 
 RESULT_FIELDS = (
@@ -48,42 +48,13 @@ def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator
 
     ``line`` is the record's number in its feed (``worker.ingest``); a job of several
     feeds has one line 1 per feed."""
-    if session.get(Job, job_id) is None:
+    if not job_exists(session, job_id):
         raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
     active = active_model_version(session)
-    by_active = case((Prediction.model_version == (active.version if active else None), Prediction.id))
-    newest = (
-        select(
-            Prediction.article_id,
-            func.coalesce(func.max(by_active), func.max(Prediction.id)).label("pid"),
-        )
-        .join(JobArticle, JobArticle.article_id == Prediction.article_id)
-        .where(JobArticle.job_id == job_id)
-        .group_by(Prediction.article_id)
-        .subquery()
-    )
-    lines = union_all(
-        select(
-            JobArticle.line.label("line"),
-            JobArticle.article_id.label("article_id"),
-            null().label("repeat_of_line"),
-            null().label("reason"),
-        ).where(JobArticle.job_id == job_id),
-        select(
-            JobOtherLine.line, JobOtherLine.article_id, JobOtherLine.repeat_of_line,
-            JobOtherLine.reason,
-        ).where(JobOtherLine.job_id == job_id),
-    ).subquery()  # fmt: skip
-    query = (
-        select(lines.c.line, lines.c.repeat_of_line, lines.c.reason, Article, Prediction)
-        .select_from(lines)
-        .outerjoin(Article, Article.id == lines.c.article_id)
-        .outerjoin(newest, newest.c.article_id == lines.c.article_id)
-        .outerjoin(Prediction, Prediction.id == newest.c.pid)
-        .order_by(lines.c.line, lines.c.article_id)
-        .execution_options(yield_per=chunk)
-    )
-    for line, repeat_of, reason, article, prediction in session.execute(query):
+    prefer = active.version if active else None
+    for line, repeat_of, reason, article, prediction in job_lines(
+        session, job_id, prefer_version=prefer, chunk=chunk
+    ):
         if article is None:
             yield dict.fromkeys(RESULT_FIELDS) | {
                 "line": line, "status": "rejected", "rejected_reason": reason,
@@ -116,9 +87,7 @@ def jobs_status(
     first, with progress: a finished job's counts as stored when it finished, an
     unfinished job's counted live over its own articles only (index lookups), so the
     cost follows the open jobs, never the size of the tables."""
-    query = select(Job).order_by(Job.id.desc())
-    query = query.where(Job.id.in_(list(job_ids))) if job_ids is not None else query.limit(limit)
-    jobs = session.scalars(query).all()
+    jobs = newest_jobs(session, limit=limit, job_ids=job_ids)
     unfinished = [j.id for j in jobs if j.finished_at is None]
     progress = job_progress(session, unfinished) if unfinished else {}
     out = []

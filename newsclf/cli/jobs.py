@@ -361,7 +361,7 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
     from newsclf.errors import InputError
     from newsclf.report import drift_status
-    from newsclf.schema.models import Job
+    from newsclf.schema.jobs import job_report
     from newsclf.worker.backpressure import held_by_job, queued_articles
     from newsclf.worker.heartbeat import read_heartbeats
     from newsclf.worker.messages import CLASSIFY_QUEUE
@@ -373,7 +373,7 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
         if job_id is not None:
             if not jobs:
                 raise InputError(f"no job {job_id}: `newsclf status` lists the newest jobs")
-            jobs[0]["report"] = session.get_one(Job, job_id).report
+            jobs[0]["report"] = job_report(session, job_id)
         model = model_status(session)
         drift = drift_status(session)
     snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}

@@ -10,7 +10,8 @@ from services import newsclf_cmd, service_env
 from sqlalchemy.orm import Session, sessionmaker
 
 from newsclf.schema.articles import upsert_articles
-from newsclf.schema.jobs import add_job_articles, create_job
+from newsclf.schema.job_lines import add_job_articles
+from newsclf.schema.jobs import create_job
 from newsclf.schema.predictions import insert_predictions
 from newsclf.worker.results import jobs_status
 

@@ -16,8 +16,8 @@ from newsclf.schema import articles as articles_module
 from newsclf.schema import jobs as jobs_module
 from newsclf.schema.articles import content_sha256, upsert_articles
 from newsclf.schema.db import make_engine
+from newsclf.schema.job_lines import add_job_articles
 from newsclf.schema.jobs import (
-    add_job_articles,
     create_job,
     finish_jobs_if_done,
     job_progress,
