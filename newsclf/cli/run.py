@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from newsclf.cli.context import echo_json, progress_bar, sessions, settings
-from newsclf.cli.jobs import column_option
+from newsclf.cli.enqueue import column_option
 from newsclf.errors import InputError
 
 QUERY_HINT = (

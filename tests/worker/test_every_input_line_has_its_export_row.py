@@ -67,7 +67,7 @@ def test_a_repeat_and_a_rejected_line_each_have_their_row(
     ]
 
     # The CLI export has the same rows, in CSV and JSONL.
-    from newsclf.cli.jobs import results
+    from newsclf.cli.results import results
 
     monkeypatch.setenv("NEWSCLF_DATABASE_URL", database_url)
     from newsclf.settings import get_settings
