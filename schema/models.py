@@ -6,9 +6,9 @@ test checks that they agree. They work on PostgreSQL and SQLite::
     from newsclf.schema.models import Article, Prediction
     session.scalars(select(Prediction).where(Prediction.confidence < 0.6))
 
-Every table in one module, longer than the others: the migrations' check, the
-views and the query modules need the whole metadata at once, and each model
-is a short declaration.
+Long because every table is in one module: the migrations' check, the views
+and the query modules need the whole metadata at once, and each model is a
+short declaration.
 """
 
 from __future__ import annotations

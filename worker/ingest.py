@@ -34,8 +34,8 @@ with a note; a physical line over ``4 * max_text_chars + 1 MiB`` bytes, or a CSV
 field over the csv module's 131,072 characters, is rejected either way. A date
 that cannot be read leaves ``published_at`` None, with a note; naive dates are UTC.
 
-One module for the three formats: they share the item types, the line numbering
-and the opening checks; what differs per format is in ``worker.rss``,
+Long because the three formats share one module: the item types, the line
+numbering and the opening checks; what differs per format is in ``worker.rss``,
 ``worker.fetch``, ``worker.rows`` and ``worker.columns``.
 """
 
