@@ -7,6 +7,7 @@ numbers of the first few), never fatal; a file with no usable record is::
     data = read_labeled("bbc-text.csv")                  # CSV: category,text
     data = read_labeled("feed.jsonl")                     # JSONL: {"label":..,"text":..}
     data = read_labeled("x.csv", text_column="body", label_column="topic")
+    data = labeled_rows([("sport", "..."), ("tech", "...")], name="retrain run 3")
     data, n_dup = drop_duplicates(data)                   # exact same text: keep the first
     train_idx, test_idx = stratified_split(data.labels, portion=0.8, seed=42)
 """
@@ -16,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -116,10 +118,40 @@ def read_labeled(
     jsonl = _is_jsonl(path)
     label_key = label_column or (JSONL_KEYS if jsonl else CSV_COLUMNS)[0]
     text_key = text_column or (JSONL_KEYS if jsonl else CSV_COLUMNS)[1]
+    with path.open("rb") as raw:
+        return _read(raw, path, jsonl=jsonl, label_key=label_key, text_key=text_key)
+
+
+def labeled_rows(rows: Iterable[tuple[str, str]], *, name: str) -> LabeledData:
+    """``(label, text)`` rows held in memory, read as ``read_labeled`` reads the
+    ``category,text`` CSV file that holds them (``csv.writer``, UTF-8): the same
+    records kept and skipped, the same line numbers and the same sha256 (that of
+    the file's bytes), without writing the file. ``name`` stands for the path."""
+    return _read(_csv_lines(rows), Path(name), jsonl=False, label_key="category", text_key="text")
+
+
+def _csv_lines(rows: Iterable[tuple[str, str]]) -> Iterator[bytes]:
+    """The lines of the CSV file of ``rows``, as iterating the file opened "rb" gives them."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for label, text in rows:
+        writer.writerow([label, text])
+        # Each row ends with the writer's "\r\n": a row's lines never straddle two rows.
+        yield from io.BytesIO(buffer.getvalue().encode("utf-8"))
+        buffer.seek(0)
+        buffer.truncate()
+    yield from io.BytesIO(buffer.getvalue().encode("utf-8"))
+
+
+def _read(
+    raw: Iterable[bytes], path: Path, *, jsonl: bool, label_key: str, text_key: str
+) -> LabeledData:
+    """The usable records of the byte lines ``raw`` (a file's, or ``_csv_lines``)."""
     digest = hashlib.sha256()
     data = LabeledData(path=path, texts=[], labels=[], lines=[], sha256="")
     reasons: Counter[str] = Counter()
-    with path.open("rb") as raw, _csv_field_limit(CSV_FIELD_LIMIT):
+    with _csv_field_limit(CSV_FIELD_LIMIT):
         lines = _decoded_lines(raw, digest)
         records = _jsonl_records(lines, label_key, text_key) if jsonl else _csv_records(
             lines, label_key, text_key, path

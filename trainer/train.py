@@ -74,16 +74,17 @@ class TrainResult:
 
 
 def train(
-    data_path: str | Path,
+    data_path: str | Path | LabeledData,
     *,
-    test_path: str | Path | None = None,
+    test_path: str | Path | LabeledData | None = None,
     config: ModelConfig | None = None,
     models_dir: str | Path | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train on ``data_path``, evaluate on ``test_path`` (or a held-out split), write an artifact."""
+    """Train on ``data_path``, evaluate on ``test_path`` (or a held-out split), write an artifact.
+    Either may be a file or data already read (``read_labeled``, ``labeled_rows``)."""
     import keras
 
     say = progress or (lambda _message: None)
@@ -98,9 +99,9 @@ def train(
 
     # 1. Data: read, drop duplicates (never a test text in training), split.
     columns = {"text_column": text_column, "label_column": label_column}
-    data = read_labeled(data_path, **columns)
+    data = _labeled(data_path, columns)
     say(f"read {len(data)} rows from {data.path}" + _skipped(data))
-    external_test = read_labeled(test_path, **columns) if test_path else None
+    external_test = _labeled(test_path, columns) if test_path else None
     if external_test:
         say(f"read {len(external_test)} test rows from {external_test.path}" + _skipped(external_test))
     data, n_duplicates = drop_duplicates(data, also_in=external_test.texts if external_test else ())
@@ -327,6 +328,10 @@ def _label_ids(values: Sequence[str], labels: Sequence[str]) -> np.ndarray:
 def _cross_entropy(probabilities: np.ndarray, y: np.ndarray) -> float:
     picked = probabilities[np.arange(len(y)), y]
     return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+
+
+def _labeled(source: str | Path | LabeledData, columns: dict[str, Any]) -> LabeledData:
+    return source if isinstance(source, LabeledData) else read_labeled(source, **columns)
 
 
 def _skipped(data: LabeledData) -> str:

@@ -20,10 +20,8 @@ unique index enforces (a second one is recorded as ``skipped``).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +157,7 @@ def _run(
     from newsclf.compare import live_evidence
     from newsclf.schema.registry import register_artifact
     from newsclf.trainer.blobs import artifact_record
-    from newsclf.trainer.data import read_labeled
+    from newsclf.trainer.data import labeled_rows
     from newsclf.trainer.model import ModelConfig
     from newsclf.trainer.train import train
     from newsclf.worker.artifacts import local_artifact
@@ -189,18 +187,16 @@ def _run(
         f"{len(holdout)} held out, champion {champion_version}"
     )
 
-    with tempfile.TemporaryDirectory(prefix="newsclf-retrain-") as tmp:
-        train_csv, holdout_csv = Path(tmp) / "train.csv", Path(tmp) / "holdout.csv"
-        _write_csv(train_csv, sets.rows)
-        _write_csv(holdout_csv, zip(holdout.texts, holdout.labels, strict=True))
-        result = train(
-            train_csv,
-            test_path=holdout_csv,
-            config=config,
-            models_dir=settings.models_dir,
-            progress=say,
-        )
-        scored = read_labeled(holdout_csv)  # exactly the set the trainer scored on
+    # In memory, read as the category,text CSV of the same rows would be (same sha256).
+    training = labeled_rows(
+        ((label, text) for text, label in sets.rows), name=f"retrain run {run_id}: training set"
+    )
+    scored = labeled_rows(  # exactly the set the trainer scores on
+        zip(holdout.labels, holdout.texts, strict=True), name=f"retrain run {run_id}: held out"
+    )
+    result = train(
+        training, test_path=scored, config=config, models_dir=settings.models_dir, progress=say
+    )
     challenger = _scores(result.evaluation)
     metrics: dict[str, Any] = {
         "challenger": {"version": result.version, **challenger},
@@ -281,15 +277,6 @@ def _score_model(path: Path, data: Any) -> dict[str, Any]:
     best = predictor.predict_proba(data.texts).argmax(axis=1)
     predicted = [predictor.labels[int(k)] for k in best]
     return _scores(evaluate_labels(data.labels, predicted, predictor.labels))
-
-
-def _write_csv(path: Path, rows: Any) -> None:
-    """``category,text`` rows, the trainer's default CSV layout."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["category", "text"])
-        for text, label in rows:
-            writer.writerow([label, text])
 
 
 # -- the training_runs row ----------------------------------------------------------

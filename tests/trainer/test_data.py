@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from newsclf.errors import InputError
-from newsclf.trainer.data import drop_duplicates, read_labeled, stratified_split
+from newsclf.trainer.data import drop_duplicates, labeled_rows, read_labeled, stratified_split
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -120,3 +121,38 @@ def test_every_label_with_two_records_lands_on_both_sides() -> None:
     labels = ["a", "a", "b", "c", "c", "c"]
     assert {labels[i] for i in second} == {"a", "c"}
     assert {labels[i] for i in first} == {"a", "b", "c"}
+
+
+TRICKY_ROWS = [
+    ("sport", "a plain text"),
+    ("tech", 'commas, "quotes" and\na line break'),
+    ("business", "a carriage\r\nreturn pair and a lone\rone"),
+    ("", "no label here"),
+    ("tech", "   "),
+    (" politics ", "a label with spaces, non-ASCII: caf\u00e9 \u2014 \U0001f600"),
+    ("sport", "a plain text"),  # a duplicate is still read (drop_duplicates drops it)
+]
+
+
+def test_rows_in_memory_read_as_the_csv_file_of_the_same_rows(tmp_path: Path) -> None:
+    # The file the retraining wrote before it trained from memory: category,text, UTF-8.
+    path = tmp_path / "train.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["category", "text"])
+        writer.writerows(TRICKY_ROWS)
+    from_file = read_labeled(path)
+    in_memory = labeled_rows(iter(TRICKY_ROWS), name="retrain run 1: training set")
+    assert in_memory.sha256 == from_file.sha256  # data.json's sha256, the registry's data_sha256
+    assert (in_memory.texts, in_memory.labels, in_memory.lines) == (
+        from_file.texts, from_file.labels, from_file.lines,
+    )  # fmt: skip
+    assert (in_memory.skipped, in_memory.skipped_lines, in_memory.skip_reasons) == (
+        from_file.skipped, from_file.skipped_lines, from_file.skip_reasons,
+    )  # fmt: skip
+    assert str(in_memory.path) == "retrain run 1: training set"
+
+
+def test_rows_in_memory_with_nothing_usable_are_an_input_error() -> None:
+    with pytest.raises(InputError, match="no usable labeled row"):
+        labeled_rows([("", "no label"), ("sport", " ")], name="empty")
