@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operations_support import version_of
 from services import (
     bbc_rows,
     clone_artifact,
     last_json,
     run_cli,
     service_env,
+    version_of,
     wait_until,
     write_feed,
 )

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from operations_support import Database
-from services import bbc_rows, clone_artifact
+from services import Database, bbc_rows, clone_artifact
 
 
 class Collected:

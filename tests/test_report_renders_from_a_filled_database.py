@@ -13,8 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from operations_support import Database
-from services import bbc_rows, clone_artifact, newsclf_cmd, service_env
+from services import Database, bbc_rows, clone_artifact, newsclf_cmd, service_env
 
 
 class Page(HTMLParser):
