@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -229,7 +230,7 @@ def _is_jsonl(path: Path) -> bool:
         return f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-def _decoded_lines(raw, digest) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def _decoded_lines(raw: Iterable[bytes], digest: Any) -> Iterator[str]:
     """Text lines; bytes that are not UTF-8 become lone surrogates, caught per record."""
     for i, line in enumerate(raw):
         digest.update(line)
