@@ -10,10 +10,11 @@ repeats and rejected rows), and all of them read back with their predictions::
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import case, func, insert, null, select, union_all
+from sqlalchemy import Text, case, cast, func, insert, null, select, union_all
 from sqlalchemy.orm import Session
 
 from newsclf.schema.bulk import insert_new, one_of
@@ -85,19 +86,30 @@ def add_job_other_lines(
 
 
 class JobLine(NamedTuple):
-    """One input line of a job: its article (None: a rejected line) with the
-    prediction shown for it (None: none yet)."""
+    """One input line of a job: its article's columns (``article_id`` None: a rejected
+    line) and the prediction shown for it (``label`` None: none yet). Plain columns,
+    the article's text not among them: an export of many rows builds no ORM objects."""
 
     line: int | None
     repeat_of_line: int | None
     reason: str | None
     """Why the line was rejected."""
-    article: Article | None
-    prediction: Prediction | None
+    article_id: int | None
+    external_id: str | None
+    url: str | None
+    title: str | None
+    source: str | None
+    published_at: dt.datetime | None
+    failed_reason: str | None
+    model_version: str | None
+    label: str | None
+    confidence: float | None
+    probabilities: str | None
+    """The class probabilities as the JSON text stored (decoded by whoever needs them)."""
 
 
 def job_lines(
-    session: Session, job_id: int, *, prefer_version: str | None, chunk: int = 1000
+    session: Session, job_id: int, *, prefer_version: str | None, chunk: int = 2000
 ) -> Iterator[JobLine]:
     """Every input line of job ``job_id``, in line order, streamed ``chunk`` rows at a
     time. A line's prediction is the one by ``prefer_version`` (the active model),
@@ -126,7 +138,22 @@ def job_lines(
         ).where(JobOtherLine.job_id == job_id),
     ).subquery()  # fmt: skip
     query = (
-        select(lines.c.line, lines.c.repeat_of_line, lines.c.reason, Article, Prediction)
+        select(
+            lines.c.line,
+            lines.c.repeat_of_line,
+            lines.c.reason,
+            Article.id,
+            Article.external_id,
+            Article.url,
+            Article.title,
+            Article.source,
+            Article.published_at,
+            Article.failed_reason,
+            Prediction.model_version,
+            Prediction.label,
+            Prediction.confidence,
+            cast(Prediction.probabilities, Text),
+        )  # fmt: skip
         .select_from(lines)
         .outerjoin(Article, Article.id == lines.c.article_id)
         .outerjoin(newest, newest.c.article_id == lines.c.article_id)
@@ -134,5 +161,5 @@ def job_lines(
         .order_by(lines.c.line, lines.c.article_id)
         .execution_options(yield_per=chunk)
     )
-    for row in session.execute(query):
-        yield JobLine(*row)
+    for part in session.execute(query).partitions():
+        yield from (JobLine._make(row) for row in part)

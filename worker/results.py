@@ -2,14 +2,17 @@
 and the active model::
 
     for row in job_results(session, job_id=3): ...
+    write_results(session, job_id=3, fmt="csv", output=sys.stdout)
     jobs = jobs_status(session, limit=10)      # or job_ids=[3, 4]
     model = model_status(session)              # None when no model is active
 """
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy.orm import Session
 
@@ -39,45 +42,69 @@ RESULT_FIELDS = (
 """Columns of ``newsclf results``, in order."""
 
 
-def job_results(session: Session, *, job_id: int, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+def job_results(session: Session, *, job_id: int, chunk: int = 2000) -> Iterator[dict[str, Any]]:
     """One row per input line of a job, in line order (streamed): each article with the
     active model's prediction, else its newest (a shadow version's predictions do not
     replace the active model's); a repeat of an earlier line with that line
     (``repeat_of_line``) and the same article; a rejected line with its reason (status
-    ``rejected``).
+    ``rejected``). ``probabilities`` is a dict (None: no prediction yet).
 
     ``line`` is the record's number in its feed (``worker.ingest``); a job of several
     feeds has one line 1 per feed."""
+    for row, probabilities in _result_rows(session, job_id, chunk):
+        yield dict(zip(RESULT_FIELDS, row, strict=False)) | {
+            "probabilities": json.loads(probabilities) if probabilities else None
+        }
+
+
+def write_results(session: Session, *, job_id: int, fmt: str, output: TextIO) -> int:
+    """Write ``job_results`` to ``output`` as ``csv`` (one ``p_<label>`` column per class
+    of the active model, else of the first row's probabilities; no header when the job
+    has no line) or ``jsonl``; returns the rows written. The stored probabilities' JSON
+    goes out as it is (JSONL) or decoded once per row (CSV): no ORM object per row."""
+    rows = _result_rows(session, job_id, chunk=2000)
+    written = 0
+    if fmt == "jsonl":
+        keys = RESULT_FIELDS[:-1]
+        for row, probabilities in rows:
+            head = json.dumps(dict(zip(keys, row, strict=True)), default=str)
+            output.write(f'{head[:-1]}, "probabilities": {probabilities or "null"}}}\n')
+            written += 1
+        return written
+    model = model_status(session)
+    writer = csv.writer(output)
+    labels: list[str] | None = None
+    for row, probabilities in rows:
+        probs = json.loads(probabilities) if probabilities else {}
+        if labels is None:
+            labels = model["labels"] if model else sorted(probs)
+            writer.writerow([*RESULT_FIELDS[:-1], *(f"p_{k}" for k in labels)])
+        writer.writerow([*row, *(probs.get(k) for k in labels)])
+        written += 1
+    return written
+
+
+def _result_rows(
+    session: Session, job_id: int, chunk: int
+) -> Iterator[tuple[tuple[Any, ...], str | None]]:
+    """``(values of RESULT_FIELDS but probabilities, probabilities' JSON text)`` per line."""
     if not job_exists(session, job_id):
         raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
     active = active_model_version(session)
     prefer = active.version if active else None
-    for line, repeat_of, reason, article, prediction in job_lines(
-        session, job_id, prefer_version=prefer, chunk=chunk
-    ):
-        if article is None:
-            yield dict.fromkeys(RESULT_FIELDS) | {
-                "line": line, "status": "rejected", "rejected_reason": reason,
-            }  # fmt: skip
-            continue
-        status = "labeled" if prediction else ("failed" if article.failed_reason else "pending")
-        yield {
-            "line": line,
-            "article_id": article.id,
-            "external_id": article.external_id,
-            "url": article.url,
-            "title": article.title,
-            "source": article.source,
-            "published_at": article.published_at.isoformat() if article.published_at else None,
-            "model_version": prediction.model_version if prediction else None,
-            "label": prediction.label if prediction else None,
-            "confidence": prediction.confidence if prediction else None,
-            "status": status,
-            "repeat_of_line": repeat_of,
-            "rejected_reason": None,
-            "failed_reason": article.failed_reason,
-            "probabilities": prediction.probabilities if prediction else None,
-        }
+    for r in job_lines(session, job_id, prefer_version=prefer, chunk=chunk):
+        if r.article_id is None:
+            status = "rejected"
+        else:
+            status = (
+                "labeled" if r.label is not None else ("failed" if r.failed_reason else "pending")
+            )
+        yield (
+            r.line, r.article_id, r.external_id, r.url, r.title, r.source,
+            r.published_at.isoformat() if r.published_at else None,
+            r.model_version, r.label, r.confidence, status, r.repeat_of_line,
+            r.reason if r.article_id is None else None, r.failed_reason,
+        ), r.probabilities  # fmt: skip
 
 
 def jobs_status(

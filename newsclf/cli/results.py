@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from typing import Any
 
 import click
@@ -26,25 +24,8 @@ def results(job_id: int, fmt: str, output: Any) -> None:
     Example:
       newsclf results --job 3 --format jsonl > labeled.jsonl
     """
-    from newsclf.worker.results import RESULT_FIELDS, job_results, model_status
+    from newsclf.worker.results import write_results
 
     factory = sessions()
     with factory() as session:
-        model = model_status(session)
-        rows = job_results(session, job_id=job_id)
-        if fmt == "jsonl":
-            for row in rows:
-                output.write(json.dumps(row, default=str) + "\n")
-            return
-        writer: Any = None
-        for row in rows:
-            probs = row.pop("probabilities") or {}
-            if writer is None:
-                labels = model["labels"] if model else sorted(probs)
-                fields = [f for f in RESULT_FIELDS if f != "probabilities"] + [
-                    f"p_{k}" for k in labels
-                ]
-                writer = csv.DictWriter(output, fieldnames=fields, extrasaction="ignore")
-                writer.writeheader()
-            row.update({f"p_{k}": v for k, v in probs.items()})
-            writer.writerow(row)
+        write_results(session, job_id=job_id, fmt=fmt, output=output)
