@@ -16,18 +16,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     and_,
     func,
+    literal,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from newsclf.schema.bulk import exact_rows, insert_new, one_of
+from newsclf.schema.bulk import dialect_insert, exact_rows, insert_new, one_of
 from newsclf.schema.models import (
     SOURCE_MAX_CHARS,
     Article,
+    Delivery,
 )
 from newsclf.schema.predictions import has_prediction
 
@@ -53,38 +56,65 @@ def claim_articles(
     delivery of each that has had fewer than ``max_attempts``. Returns the claimed
     ``(id, text, attempts)``, by id, and the ids of those out of deliveries (spent).
 
-    One ``UPDATE ... RETURNING`` claims the live articles and reads their texts;
-    only when some were not returned does a second query look for spent ones."""
+    One ``INSERT INTO deliveries ... SELECT ... ON CONFLICT DO UPDATE ... RETURNING``
+    counts the deliveries; no article row is written. On PostgreSQL it is a CTE of
+    the statement that reads the texts; SQLite reads them with a second SELECT.
+    The rows are counted in id order, so two workers claiming the same ids lock
+    them in the same order; the second waits for the first and counts one more.
+    Only when some were not claimed does another query look for spent ones."""
     needed = (one_of(session, Article.id, ids), needs_label(version))
-    live = session.execute(
-        update(Article)
-        .where(*needed, Article.attempts < max_attempts)
-        .values(attempts=Article.attempts + 1)
-        .returning(Article.id, Article.text, Article.attempts)
-        .execution_options(synchronize_session=False)
-    ).all()
+    delivered = Article.id == Delivery.article_id
+    fresh = (
+        select(Article.id, literal(1, Integer))
+        .outerjoin(Delivery, delivered)
+        .where(*needed, func.coalesce(Delivery.attempts, 0) < max_attempts)
+        .order_by(Article.id)
+    )
+    count = (
+        dialect_insert(session, Delivery)
+        .from_select([Delivery.article_id, Delivery.attempts], fresh)
+        .on_conflict_do_update(
+            index_elements=[Delivery.article_id],
+            set_={"attempts": Delivery.attempts + 1},
+            where=Delivery.attempts < max_attempts,  # counted meanwhile by another claim
+        )
+        .returning(Delivery.article_id, Delivery.attempts)
+    )
+    live: list[tuple[int, str, int]]
+    if session.get_bind().dialect.name == "postgresql":
+        counted = count.cte("counted")
+        query = select(counted.c.article_id, Article.text, counted.c.attempts).join(
+            Article, Article.id == counted.c.article_id
+        )
+        live = [(int(i), str(t), int(n)) for i, t, n in session.execute(query)]
+    else:
+        attempts = {int(i): int(n) for i, n in session.execute(count)}
+        texts = select(Article.id, Article.text).where(one_of(session, Article.id, list(attempts)))
+        live = [(int(i), str(t), attempts[int(i)]) for i, t in session.execute(texts)]
     spent: list[int] = []
     if len(live) < len(ids):
         spent = list(
             session.scalars(
-                # Not those just claimed: the UPDATE above raised their attempts.
-                select(Article.id).where(
+                # Not those just claimed: the INSERT above raised their attempts.
+                select(Article.id)
+                .join(Delivery, delivered)
+                .where(
                     *needed,
-                    Article.attempts >= max_attempts,
-                    ~one_of(session, Article.id, [r.id for r in live]),
+                    Delivery.attempts >= max_attempts,
+                    ~one_of(session, Article.id, [i for i, _, _ in live]),
                 )
             )
         )
-    claimed = sorted((int(r.id), str(r.text), int(r.attempts)) for r in live)
-    return claimed, spent
+    return sorted(live), spent
 
 
 def count_deliveries(session: Session, ids: Sequence[int], by: int = 1) -> None:
-    """Add ``by`` (negative: take back) to the delivery count of the articles ``ids``."""
+    """Add ``by`` (negative: take back) to the delivery count of the articles ``ids``,
+    claimed before (their ``deliveries`` rows exist)."""
     session.execute(
-        update(Article)
-        .where(one_of(session, Article.id, ids))
-        .values(attempts=Article.attempts + by)
+        update(Delivery)
+        .where(one_of(session, Delivery.article_id, ids))
+        .values(attempts=Delivery.attempts + by)
     )
 
 

@@ -85,11 +85,23 @@ class Article(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, index=True)
     ingested_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
     content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
-    """Deliveries of this article to a worker (poison detection)."""
     failed_reason: Mapped[str | None] = mapped_column(Text)
     """Set when workers gave up on the article."""
     failed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class Delivery(Base):
+    """How many times an article was delivered to a worker (poison detection). A
+    narrow row of its own, written by each claim (migration 0007): counting in
+    ``articles`` rewrote the article's whole row, its text and every index entry."""
+
+    __tablename__ = "deliveries"
+
+    article_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer)
+    """Deliveries so far; no row: none yet."""
 
 
 class Job(Base):
