@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FILL = [
     """INSERT INTO model_versions (version, sha256, path, labels, accuracy, is_active)
        VALUES ('bench-v1', repeat('0', 64), '/nowhere', '["business", "sport"]', 0.98122, true)""",
-    """INSERT INTO articles (id, text, source, content_sha256, attempts)
-       SELECT g, 'article number ' || g, 'bench', md5(g::text) || md5('x' || g), 1
+    """INSERT INTO articles (id, text, source, content_sha256)
+       SELECT g, 'article number ' || g, 'bench', md5(g::text) || md5('x' || g)
        FROM generate_series(1, :articles) g""",
+    "INSERT INTO deliveries (article_id, attempts) SELECT g, 1 FROM generate_series(1, :articles) g",
     "SELECT setval(pg_get_serial_sequence('articles', 'id'), :articles)",
     """INSERT INTO jobs (id, source, status, total, new, labeled, model_version, finished_at)
        VALUES (1, 'bench-done', 'done', :done, :done, :done, 'bench-v1', now()),

@@ -20,8 +20,8 @@ def env(migrated_database_url: str, tmp_path: Path) -> dict[str, str]:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "insert into articles (text, title, source, content_sha256, attempts) values "
-                "(:text, :title, 'wires', :sha, 0)"
+                "insert into articles (text, title, source, content_sha256) values "
+                "(:text, :title, 'wires', :sha)"
             ),
             [{"text": "one", "title": "50% up", "sha": "a"}, {"text": "two", "title": "b", "sha": "b"}],
         )

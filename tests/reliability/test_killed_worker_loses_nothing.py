@@ -36,7 +36,8 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_job_ends_with_5000_predic
         done = service.wait_done(job, alive=lambda: assert_alive(second))
         counts = service.predictions(job)
         attempts = service.sql(
-            "SELECT attempts, count(*) FROM articles GROUP BY attempts ORDER BY attempts"
+            "SELECT coalesce(d.attempts, 0) AS attempts, count(*) FROM articles AS a"
+            " LEFT JOIN deliveries AS d ON d.article_id = a.id GROUP BY 1 ORDER BY 1"
         )
         print(
             f"\nFAULT kill-9: labeled at kill {at_kill['labeled']}/{N_ARTICLES}; "

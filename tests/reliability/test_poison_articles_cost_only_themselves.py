@@ -27,7 +27,9 @@ def feed_with(bbc_csv: Path, path: Path, n: int, marker: str) -> Path:
 
 def poison_row(service, marker: str) -> tuple[int, str | None, int]:  # type: ignore[no-untyped-def]
     [row] = service.sql(
-        "SELECT attempts, failed_reason, id FROM articles WHERE text LIKE :m", m=f"%{marker}%"
+        "SELECT coalesce(d.attempts, 0) AS attempts, a.failed_reason, a.id FROM articles AS a"
+        " LEFT JOIN deliveries AS d ON d.article_id = a.id WHERE a.text LIKE :m",
+        m=f"%{marker}%",
     )
     return row.attempts, row.failed_reason, row.id
 

@@ -28,6 +28,11 @@ from servers import own_redis_db
 N_ARTICLES = 3000
 VISIBILITY_TIMEOUT_S = 3600
 """Far longer than any wait below: an article left for redelivery fails the test."""
+ATTEMPTS = (
+    "SELECT coalesce(d.attempts, 0) AS attempts, count(*) AS n FROM articles AS a"
+    " LEFT JOIN deliveries AS d ON d.article_id = a.id GROUP BY 1"
+)
+"""(deliveries, articles with that many), every article counted."""
 
 
 @pytest.mark.slow
@@ -61,7 +66,7 @@ def test_sigterm_mid_batch_finishes_the_batch_hands_back_the_rest_and_nothing_is
         done = service.wait_done(job, timeout=600, alive=lambda: assert_alive(second))
 
         counts = service.predictions(job)
-        attempts = service.sql("SELECT attempts, count(*) AS n FROM articles GROUP BY attempts")
+        attempts = service.sql(ATTEMPTS)
         [gap] = service.sql(
             "SELECT coalesce(extract(epoch FROM max(d)), 0) AS s FROM (SELECT created_at"
             " - lag(created_at) OVER (ORDER BY created_at) AS d FROM predictions) g"
@@ -118,9 +123,7 @@ def test_sigterm_mid_batch_with_the_database_gone_hands_the_batch_back_at_once(
         second = start_worker(service.env)
         done = service.wait_done(job, timeout=600, alive=lambda: assert_alive(second))
         counts = service.predictions(job)
-        attempts = dict(
-            service.sql("SELECT attempts, count(*) AS n FROM articles GROUP BY attempts")
-        )
+        attempts = dict(service.sql(ATTEMPTS))
         print(
             f"\nDRAIN database gone: labeled {at_term['labeled']} at SIGTERM; worker A exited "
             f"({code}); unacked {unacked}; attempts {sorted(attempts.items())}"
