@@ -11,10 +11,22 @@ repeats and rejected rows), and all of them read back with their predictions::
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Text, case, cast, func, insert, null, select, union_all
+from sqlalchemy import (
+    Text,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from newsclf.schema.bulk import insert_new, one_of
@@ -85,6 +97,26 @@ def add_job_other_lines(
     return len(values)
 
 
+RESULT_FIELDS = (
+    "line",
+    "article_id",
+    "external_id",
+    "url",
+    "title",
+    "source",
+    "published_at",
+    "model_version",
+    "label",
+    "confidence",
+    "status",
+    "repeat_of_line",
+    "rejected_reason",
+    "failed_reason",
+    "probabilities",
+)
+"""Columns of ``newsclf results``, in order."""
+
+
 class JobLine(NamedTuple):
     """One input line of a job: its article's columns (``article_id`` None: a rejected
     line) and the prediction shown for it (``label`` None: none yet). Plain columns,
@@ -114,6 +146,110 @@ def job_lines(
     """Every input line of job ``job_id``, in line order, streamed ``chunk`` rows at a
     time. A line's prediction is the one by ``prefer_version`` (the active model),
     else the article's newest."""
+    lines, joined = _joined_lines(job_id, prefer_version)
+    query = (
+        select(
+            lines.c.line,
+            lines.c.repeat_of_line,
+            lines.c.reason,
+            Article.id,
+            Article.external_id,
+            Article.url,
+            Article.title,
+            Article.source,
+            Article.published_at,
+            Article.failed_reason,
+            Prediction.model_version,
+            Prediction.label,
+            Prediction.confidence,
+            cast(Prediction.probabilities, Text),
+        )  # fmt: skip
+        .select_from(joined)
+        .order_by(lines.c.line, lines.c.article_id)
+        .execution_options(yield_per=chunk)
+    )
+    for part in session.execute(query).partitions():
+        yield from (JobLine._make(row) for row in part)
+
+
+def copy_job_lines(
+    session: Session,
+    job_id: int,
+    *,
+    prefer_version: str | None,
+    fmt: str,
+    labels: Sequence[str] = (),
+    chunk_rows: int = 1000,
+) -> Iterator[bytes]:
+    """PostgreSQL only: ``job_lines`` as the export writes them (``RESULT_FIELDS``),
+    formatted by the server (``COPY (SELECT ...) TO STDOUT``), ``chunk_rows`` lines of
+    bytes at a time: ``csv`` with a header and a ``p_<label>`` column per label of ``labels`` in
+    place of ``probabilities``, or ``jsonl``, one JSON object per line. Labels and ids
+    travel as bound parameters, never spliced into the SQL text."""
+    lines, joined = _joined_lines(job_id, prefer_version)
+    rejected = Article.id.is_(None)
+    fields: dict[str, Any] = {
+        "line": lines.c.line,
+        "article_id": Article.id,
+        "external_id": Article.external_id,
+        "url": Article.url,
+        "title": Article.title,
+        "source": Article.source,
+        "published_at": Article.published_at,
+        "model_version": Prediction.model_version,
+        "label": Prediction.label,
+        "confidence": Prediction.confidence,
+        "status": case(
+            (rejected, "rejected"),
+            (Prediction.id.is_not(None), "labeled"),
+            (Article.failed_reason.is_not(None), "failed"),
+            else_="pending",
+        ),
+        "repeat_of_line": lines.c.repeat_of_line,
+        "rejected_reason": case((rejected, lines.c.reason)),
+        "failed_reason": Article.failed_reason,
+        "probabilities": Prediction.probabilities,
+    }
+    if fmt == "jsonl":
+        pairs = [x for name, column in fields.items() for x in (literal(name), column)]
+        columns: list[Any] = [func.json_build_object(*pairs)]
+        options = "FORMAT text"
+    else:
+        # ISO 8601, as json renders a timestamp; each label's probability as a float.
+        fields["published_at"] = func.to_json(Article.published_at).op("#>>", return_type=Text)(
+            literal_column("'{}'")
+        )
+        del fields["probabilities"]
+        columns = [column.label(name) for name, column in fields.items()] + [
+            Prediction.probabilities[label].as_float().label(f"p_{label}") for label in labels
+        ]
+        options = "FORMAT csv, HEADER"
+    query = select(*columns).select_from(joined).order_by(lines.c.line, lines.c.article_id)
+    compiled = query.compile(dialect=session.get_bind().dialect)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY ({compiled}) TO STDOUT WITH ({options})", compiled.params) as copy,
+    ):
+        while chunk := b"".join(itertools.islice(copy, chunk_rows)):
+            yield _as_python_json(chunk) if fmt == "jsonl" else chunk
+
+
+def _as_python_json(lines: bytes) -> bytes:
+    """``json_build_object``'s lines as Python's ``json.dumps`` spaces them (``"key": v``
+    for ``"key" : v``), their backslashes no longer doubled by COPY's text format (JSON
+    holds no other byte that format escapes). Inside a string value ``" : `` can only
+    follow a backslash (an escaped quote): those are set aside with a NUL byte, which
+    JSON text never holds raw, while the keys' separators are tightened."""
+    lines = lines.replace(b"\\\\", b"\\").replace(b'\\" : ', b"\0")
+    return lines.replace(b'" : ', b'": ').replace(b"\0", b'\\" : ')
+
+
+def _joined_lines(job_id: int, prefer_version: str | None) -> tuple[Any, Any]:
+    """The job's lines (a subquery: ``line``, ``article_id``, ``repeat_of_line``,
+    ``reason``), and them joined to their article and to the prediction shown for it:
+    ``prefer_version``'s, else the article's newest."""
     by_preferred = case((Prediction.model_version == prefer_version, Prediction.id))
     newest = (
         select(
@@ -137,29 +273,9 @@ def job_lines(
             JobOtherLine.reason,
         ).where(JobOtherLine.job_id == job_id),
     ).subquery()  # fmt: skip
-    query = (
-        select(
-            lines.c.line,
-            lines.c.repeat_of_line,
-            lines.c.reason,
-            Article.id,
-            Article.external_id,
-            Article.url,
-            Article.title,
-            Article.source,
-            Article.published_at,
-            Article.failed_reason,
-            Prediction.model_version,
-            Prediction.label,
-            Prediction.confidence,
-            cast(Prediction.probabilities, Text),
-        )  # fmt: skip
-        .select_from(lines)
-        .outerjoin(Article, Article.id == lines.c.article_id)
+    joined = (
+        lines.outerjoin(Article, Article.id == lines.c.article_id)
         .outerjoin(newest, newest.c.article_id == lines.c.article_id)
         .outerjoin(Prediction, Prediction.id == newest.c.pid)
-        .order_by(lines.c.line, lines.c.article_id)
-        .execution_options(yield_per=chunk)
     )
-    for part in session.execute(query).partitions():
-        yield from (JobLine._make(row) for row in part)
+    return lines, joined

@@ -17,29 +17,10 @@ from typing import Any, TextIO
 from sqlalchemy.orm import Session
 
 from newsclf.errors import InputError
-from newsclf.schema.job_lines import job_lines
+from newsclf.schema.job_lines import RESULT_FIELDS, copy_job_lines, job_lines
 from newsclf.schema.jobs import job_exists, job_progress, newest_jobs
 from newsclf.schema.models import ModelVersion
 from newsclf.schema.registry import active_model_version
-
-RESULT_FIELDS = (
-    "line",
-    "article_id",
-    "external_id",
-    "url",
-    "title",
-    "source",
-    "published_at",
-    "model_version",
-    "label",
-    "confidence",
-    "status",
-    "repeat_of_line",
-    "rejected_reason",
-    "failed_reason",
-    "probabilities",
-)
-"""Columns of ``newsclf results``, in order."""
 
 
 def job_results(session: Session, *, job_id: int, chunk: int = 2000) -> Iterator[dict[str, Any]]:
@@ -57,31 +38,44 @@ def job_results(session: Session, *, job_id: int, chunk: int = 2000) -> Iterator
         }
 
 
-def write_results(session: Session, *, job_id: int, fmt: str, output: TextIO) -> int:
-    """Write ``job_results`` to ``output`` as ``csv`` (one ``p_<label>`` column per class
-    of the active model, else of the first row's probabilities; no header when the job
-    has no line) or ``jsonl``; returns the rows written. The stored probabilities' JSON
-    goes out as it is (JSONL) or decoded once per row (CSV): no ORM object per row."""
+def write_results(session: Session, *, job_id: int, fmt: str, output: TextIO) -> None:
+    """Write ``job_results`` to ``output`` as ``csv`` (a header, then one ``p_<label>``
+    column per class of the active model, else of the first row's probabilities, in
+    place of ``probabilities``) or ``jsonl``. On PostgreSQL the server formats the rows
+    (``copy_job_lines``); elsewhere each row is formatted here, from plain columns."""
+    model = model_status(session)
+    if session.get_bind().dialect.name == "postgresql" and (model or fmt == "jsonl"):
+        if not job_exists(session, job_id):
+            raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
+        lines = copy_job_lines(
+            session,
+            job_id,
+            prefer_version=model["version"] if model else None,
+            fmt=fmt,
+            labels=model["labels"] if model else (),
+        )
+        for chunk in lines:
+            output.write(chunk.decode())
+        return
     rows = _result_rows(session, job_id, chunk=2000)
-    written = 0
     if fmt == "jsonl":
         keys = RESULT_FIELDS[:-1]
         for row, probabilities in rows:
             head = json.dumps(dict(zip(keys, row, strict=True)), default=str)
             output.write(f'{head[:-1]}, "probabilities": {probabilities or "null"}}}\n')
-            written += 1
-        return written
-    model = model_status(session)
-    writer = csv.writer(output)
-    labels: list[str] | None = None
+        return
+    writer = csv.writer(output, lineterminator="\n")
+    labels: list[str] | None = model["labels"] if model else None
+    if labels is not None:
+        writer.writerow([*RESULT_FIELDS[:-1], *(f"p_{k}" for k in labels)])
     for row, probabilities in rows:
         probs = json.loads(probabilities) if probabilities else {}
         if labels is None:
-            labels = model["labels"] if model else sorted(probs)
+            labels = sorted(probs)
             writer.writerow([*RESULT_FIELDS[:-1], *(f"p_{k}" for k in labels)])
         writer.writerow([*row, *(probs.get(k) for k in labels)])
-        written += 1
-    return written
+    if labels is None:
+        writer.writerow(RESULT_FIELDS[:-1])
 
 
 def _result_rows(
