@@ -2,7 +2,7 @@
 
 They are defined on first use, so importing trainer/ does not import Keras::
 
-    MaskedMax, WeightedMean, FirstIds, HashedBigrams = custom_layers()
+    MaskedMax, WeightedMean, FirstIds, TfIdfLinear, HashedBigrams = custom_layers()
     register_custom_layers()        # before keras.models.load_model(..., safe_mode=True)
 
 Each one respects the padding mask so that a text's probabilities do not depend
@@ -20,7 +20,7 @@ from newsclf.trainer.preprocess import OOV_ID
 
 
 @functools.cache
-def custom_layers() -> tuple[type, type, type, type]:
+def custom_layers() -> tuple[type, type, type, type, type]:
     """The custom layers, defined and registered on first use (importing this module
     does not import Keras). ``load_model(..., safe_mode=True)`` needs them registered."""
     import keras
@@ -93,6 +93,43 @@ def custom_layers() -> tuple[type, type, type, type]:
             return {**super().get_config(), "length": self.length}
 
     @keras.saving.register_keras_serializable(package="newsclf")
+    class TfIdfLinear(layers.Layer):
+        """A linear model on each text's TF-IDF vector, as scikit-learn's
+        ``TfidfVectorizer(sublinear_tf=True)`` makes it: ids ``(batch, time)`` -> logits
+        ``(batch, units)``. A word's entry is ``(1 + log count) * idf``, the vector divided by
+        its L2 norm, then ``vector @ kernel + bias``. ``idf`` (a frozen weight, set from the
+        training texts) is 0 for padding and OOV, so padding changes nothing."""
+
+        def __init__(self, vocab_size: int, units: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.vocab_size, self.units = vocab_size, units
+
+        def build(self, shape: tuple[int | None, ...]) -> None:
+            self.idf = self.add_weight(shape=(self.vocab_size,), initializer="ones", trainable=False,
+                                       name="idf")
+            self.kernel = self.add_weight(shape=(self.vocab_size, self.units), initializer="zeros",
+                                          name="kernel")
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+        def call(self, ids: Any) -> Any:
+            # Per token rather than per vocabulary word (a text has far fewer): a word seen c
+            # times has the entry v = (1 + log c) * idf, so each of its c tokens adds v / c of
+            # its kernel row, and its v**2 / c to the squared norm.
+            ids = ops.where(ops.logical_and(ids >= 0, ids < self.vocab_size), ids, ops.zeros_like(ids))
+            counts = ops.cast(ops.take_along_axis(ops.bincount(ids, minlength=self.vocab_size), ids, axis=1),
+                              "float32")
+            entry = (1 + ops.log(counts)) * ops.take(self.idf, ids)
+            norm = ops.sqrt(ops.sum(entry**2 / counts, axis=1, keepdims=True))
+            share = ops.where(norm > 0, entry / counts / ops.maximum(norm, 1e-12), 0.0)
+            return ops.einsum("bt,btu->bu", share, ops.take(self.kernel, ids, axis=0)) + self.bias
+
+        def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+            return (shape[0], self.units)
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units}
+
+    @keras.saving.register_keras_serializable(package="newsclf")
     class HashedBigrams(layers.Layer):
         """Ids ``(batch, time)`` -> bigram ids ``(batch, time - 1)``: each pair of neighbouring
         known words hashed into ``1..buckets``; 0 (padding) where either is padding or OOV.
@@ -115,7 +152,7 @@ def custom_layers() -> tuple[type, type, type, type]:
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "buckets": self.buckets}
 
-    return MaskedGlobalMaxPooling1D, WeightedMaskedMean, FirstIds, HashedBigrams
+    return MaskedGlobalMaxPooling1D, WeightedMaskedMean, FirstIds, TfIdfLinear, HashedBigrams
 
 
 BIGRAM_MULTIPLIER = 1_000_003

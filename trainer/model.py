@@ -16,24 +16,29 @@ every text padded to 200 ids and the padding read as input.
                 |                                          -> dropout -> Dense relu -> dropout
                 |                                          -> softmax  (BiLSTM head)
                 +--all ids--> IDF-weighted mean of the embeddings -> dropout
-                                                           -> softmax  (bag head)
-    probabilities = softmax(BiLSTM logits + bag logits)   (the heads' product, normalised)
+                |                                          -> softmax  (bag head)
+    ids --> sublinear TF-IDF vector (L2-normalised) -> linear -> softmax  (TF-IDF head)
+    probabilities = softmax(BiLSTM logits + bag logits + tfidf_weight * TF-IDF logits)
 
 Padding is masked, so a text's probabilities do not depend on how much padding
 follows it (workers pad a batch only to its longest text). Each head is trained
 with its own cross-entropy, the BiLSTM head's targets smoothed so that it does
 not overrule the bag head with certainty; the IDF weights are computed from the
 training texts and stored in the model (a frozen one-wide embedding; an unknown
-word weighs nothing in the bag). Adam's learning rate decays on a cosine. Each
+word weighs nothing in the bag). The TF-IDF head is what TF-IDF + a linear SVM
+reads, learnt beside the rest by its own SGD with momentum (Adam, stepping every
+weight alike, lets words seen in one or two texts decide); it shares nothing
+with the other heads, and its logits weigh ``tfidf_weight`` times in the sum.
+Adam's learning rate decays on a cosine. Each
 epoch some training texts are cut to a random prefix and a share of their words
 turned into OOV, so that a headline and a sentence, or another newsroom's words,
 are what the model has seen before. After training, a temperature fitted on a
 validation slice of the training data makes the confidences honest; it is
 stored in config.json and applied by the Predictor (``temperature_scaled``).
 On the tutorial split a BiLSTM alone, masked or not, lands at 92-97 % depending
-on the seed; the bag head is what lifts and steadies the default.
+on the seed; the bag and TF-IDF heads are what lift and steady the default.
 
-Only layers that load with ``safe_mode=True``: Keras's own plus the four in
+Only layers that load with ``safe_mode=True``: Keras's own plus the five in
 ``trainer.layers``, registered as ``newsclf>...``.
 """
 
@@ -93,6 +98,14 @@ class ModelConfig:
     bag_head: bool = True
     """A second softmax head on the IDF-weighted mean of the word embeddings; ``combine``
     says how the two heads make the served probabilities."""
+    tfidf_head: bool = True
+    """A third head beside the BiLSTM: a linear model on each text's sublinear, L2-normalised
+    TF-IDF vector of the same ids (what TF-IDF + a linear SVM reads); its logits join the sum."""
+    tfidf_learning_rate: float = 3.0
+    """The TF-IDF head learns by SGD with momentum at this rate (cosine-decayed): Adam, which
+    steps every weight alike, lets words seen in one or two texts decide."""
+    tfidf_weight: float = 3.0
+    """The TF-IDF head's logits count this many times in the served sum."""
     bag_norm: str = "l1"
     """The bag head divides its IDF-weighted sum by sum(w) ('l1', a mean) or sqrt(sum(w**2)) ('l2')."""
     combine: str = "product"
@@ -151,6 +164,8 @@ class ModelConfig:
             problems.append("early stopping (patience) needs a validation_portion")
         if self.bigram_buckets < 0:
             problems.append("bigram_buckets must be 0 (none) or more")
+        if not 0 < self.tfidf_learning_rate < 1e6 or not 0 < self.tfidf_weight < 1e6:
+            problems.append("tfidf_learning_rate and tfidf_weight must be above 0")
         if self.bigram_buckets and not self.bag_head:
             problems.append("bigram_buckets needs the bag head")
         if not 0 < self.temperature < 1000:
@@ -193,6 +208,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mask_padding": False,
         "pooling": "last",
         "bag_head": False,
+        "tfidf_head": False,
         "label_smoothing": 0.0,
         "lr_schedule": "constant",
         "dropout": 0.0,
@@ -210,13 +226,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 def build_model(config: ModelConfig, n_classes: int) -> Any:
     """The served Keras model: int32 ids ``(batch, time)`` -> ``(batch, n_classes)`` probabilities.
 
-    With ``bag_head`` its output combines two heads (``combine``; see ``training_step``);
-    the IDF weights start at 1 and are set from the training data by ``set_idf``.
+    With ``bag_head`` or ``tfidf_head`` its output combines the heads (``combine``; see
+    ``training_step``); the IDF weights start at 1 and are set from the training data by
+    ``set_idf``.
     """
     import keras
     from keras import layers
 
-    pool_max, weighted_mean, first_ids, hashed_bigrams = custom_layers()
+    pool_max, weighted_mean, first_ids, tfidf_linear, hashed_bigrams = custom_layers()
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     embedding = layers.Embedding(config.vocab_size, config.embedding_dim,
                                  mask_zero=config.mask_padding, name="embedding")
@@ -235,35 +252,42 @@ def build_model(config: ModelConfig, n_classes: int) -> Any:
         x = layers.Dropout(config.dropout, seed=config.seed + 1)(x)
     lstm_logits = layers.Dense(n_classes, name="lstm_logits")(x)
     lstm_head = layers.Activation("softmax", name="lstm_probabilities")(lstm_logits)
-    if not config.bag_head:
+    if not (config.bag_head or config.tfidf_head):
         return keras.Model(ids, lstm_head, name=f"newsclf_{config.preset_name}")
 
-    idf = layers.Embedding(config.vocab_size, 1, embeddings_initializer="ones", trainable=False,
-                           name="idf")(ids)
-    bag = weighted_mean(norm=config.bag_norm, name="idf_mean")([words, idf])
-    if config.bigram_buckets:
-        pairs = hashed_bigrams(config.bigram_buckets, name="bigram_ids")(ids)
-        pair_vectors = layers.Embedding(config.bigram_buckets + 1, config.embedding_dim, mask_zero=True,
-                                        name="bigram_embedding")(pairs)
-        pair_idf = layers.Embedding(config.bigram_buckets + 1, 1, embeddings_initializer="ones",
-                                    trainable=False, name="bigram_idf")(pairs)
-        pair_bag = weighted_mean(norm=config.bag_norm, name="bigram_idf_mean")([pair_vectors, pair_idf])
-        bag = layers.Concatenate(name="bag")([bag, pair_bag])
-    if config.dropout:
-        bag = layers.Dropout(config.dropout, seed=config.seed + 2)(bag)
-    bag_logits = layers.Dense(n_classes, name="bag_logits")(bag)
-    bag_head = layers.Activation("softmax", name="bag_probabilities")(bag_logits)
-    if config.combine == "product":  # softmax of the summed logits: p_lstm * p_bag, normalised
-        summed = layers.Add(name="summed_logits")([lstm_logits, bag_logits])
+    logits, heads = [lstm_logits], [lstm_head]
+    if config.bag_head:
+        idf = layers.Embedding(config.vocab_size, 1, embeddings_initializer="ones", trainable=False,
+                               name="idf")(ids)
+        bag = weighted_mean(norm=config.bag_norm, name="idf_mean")([words, idf])
+        if config.bigram_buckets:
+            pairs = hashed_bigrams(config.bigram_buckets, name="bigram_ids")(ids)
+            pair_vectors = layers.Embedding(config.bigram_buckets + 1, config.embedding_dim, mask_zero=True,
+                                            name="bigram_embedding")(pairs)
+            pair_idf = layers.Embedding(config.bigram_buckets + 1, 1, embeddings_initializer="ones",
+                                        trainable=False, name="bigram_idf")(pairs)
+            pair_bag = weighted_mean(norm=config.bag_norm, name="bigram_idf_mean")([pair_vectors, pair_idf])
+            bag = layers.Concatenate(name="bag")([bag, pair_bag])
+        if config.dropout:
+            bag = layers.Dropout(config.dropout, seed=config.seed + 2)(bag)
+        logits.append(layers.Dense(n_classes, name="bag_logits")(bag))
+        heads.append(layers.Activation("softmax", name="bag_probabilities")(logits[-1]))
+    if config.tfidf_head:
+        tfidf_logits = tfidf_linear(config.vocab_size, n_classes, name="tfidf_logits")(ids)
+        heads.append(layers.Activation("softmax", name="tfidf_probabilities")(tfidf_logits))
+        logits.append(layers.Rescaling(config.tfidf_weight, name="tfidf_weighted")(tfidf_logits))
+    if config.combine == "product":  # softmax of the summed logits: the heads' product, normalised
+        summed = layers.Add(name="summed_logits")(logits)
         probabilities = layers.Activation("softmax", name="probabilities")(summed)
     else:
-        probabilities = layers.Average(name="probabilities")([lstm_head, bag_head])
+        probabilities = layers.Average(name="probabilities")(heads)
     return keras.Model(ids, probabilities, name=f"newsclf_{config.preset_name}")
 
 
 def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[Any, Any], Any]:
-    """A compiled function: one Adam update on ``(ids, one-hot targets)``; returns the
-    served probabilities of the batch (for the epoch's loss and accuracy).
+    """A compiled function: one update on ``(ids, one-hot targets)`` (Adam; SGD with
+    momentum for the TF-IDF head); returns the served probabilities of the batch (for
+    the epoch's loss and accuracy).
 
     Each head has its own cross-entropy (the BiLSTM head's targets smoothed), so
     neither starves the other. Traced once, for every batch shape.
@@ -272,18 +296,25 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
     import tensorflow as tf
 
     softmax = keras.layers.Activation("softmax")
-    heads = [softmax(model.get_layer("lstm_logits").output)]
-    if config.bag_head:
-        heads.append(softmax(model.get_layer("bag_logits").output))
+    heads = [softmax(model.get_layer(name).output) for name in HEAD_LOGITS
+             if name == "lstm_logits" or getattr(config, name.replace("_logits", "_head"))]
     network = keras.Model(model.input, [*heads, model.output], name="training")
     lstm_loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     bag_loss = keras.losses.CategoricalCrossentropy()
     rate: Any = config.learning_rate
+    tfidf_rate: Any = config.tfidf_learning_rate
     if config.lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(steps, 1), alpha=0.02)
-    optimizer = keras.optimizers.Adam(rate)
-    variables = network.trainable_variables
-    optimizer.build(variables)
+        tfidf_rate = keras.optimizers.schedules.CosineDecay(config.tfidf_learning_rate, max(steps, 1),
+                                                            alpha=0.02)
+    tfidf = model.get_layer("tfidf_logits").trainable_variables if config.tfidf_head else []
+    own = {id(v) for v in tfidf}
+    variables = [v for v in network.trainable_variables if id(v) not in own]
+    optimizers = [(keras.optimizers.Adam(rate), variables)]
+    if tfidf:
+        optimizers.append((keras.optimizers.SGD(tfidf_rate, momentum=0.9), tfidf))
+    for optimizer, owned in optimizers:
+        optimizer.build(owned)
     n_classes = model.output_shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32),
@@ -294,14 +325,21 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
             loss = lstm_loss(targets, head_probabilities[0])
             for probabilities in head_probabilities[1:]:
                 loss += bag_loss(targets, probabilities)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        gradients = tape.gradient(loss, variables + tfidf)
+        optimizers[0][0].apply_gradients(zip(gradients[: len(variables)], variables, strict=True))
+        if tfidf:
+            optimizers[1][0].apply_gradients(zip(gradients[len(variables):], tfidf, strict=True))
         return served
 
     return step
 
 
+HEAD_LOGITS = ("lstm_logits", "bag_logits", "tfidf_logits")
+"""The heads' logits layers, in the order training_step lists them (the BiLSTM's first)."""
+
+
 def set_idf(model: Any, document_frequency: np.ndarray, n_documents: int, layer: str = "idf") -> np.ndarray:
-    """Set the bag head's word (or ``bigram_idf``) weights: smoothed IDF; 0 for padding, and
+    """Set the bag and TF-IDF heads' word (or ``bigram_idf``) weights: smoothed IDF; 0 for padding, and
     for the OOV id among words: an unknown word carries no weight in the bag, as in TF-IDF
     (its IDF would otherwise be the largest, and a text full of another newsroom's words
     would be read as mostly one untrained vector)."""
@@ -309,7 +347,14 @@ def set_idf(model: Any, document_frequency: np.ndarray, n_documents: int, layer:
     idf[PAD_ID] = 0.0
     if layer == "idf":
         idf[OOV_ID] = 0.0
-    weights = np.zeros((model.get_layer(layer).input_dim, 1), dtype=np.float32)
-    weights[: len(idf), 0] = idf
-    model.get_layer(layer).set_weights([weights])
+    names = {each.name for each in model.layers}
+    if layer in names:
+        weights = np.zeros((model.get_layer(layer).input_dim, 1), dtype=np.float32)
+        weights[: len(idf), 0] = idf
+        model.get_layer(layer).set_weights([weights])
+    if layer == "idf" and "tfidf_logits" in names:
+        tfidf = model.get_layer("tfidf_logits")
+        weights = np.zeros(tfidf.vocab_size, dtype=np.float32)
+        weights[: len(idf)] = idf
+        tfidf.idf.assign(weights)
     return idf

@@ -128,7 +128,7 @@ def train(
 
     # 3. Model: the served network, and a view of it with one output per head for training.
     model = build_model(config, len(labels))
-    if config.bag_head:
+    if config.bag_head or config.tfidf_head:
         set_idf(model, _document_frequency(fit_ids, vocab.size), len(fit_ids))
     if config.bigram_buckets:
         pairs = [bigram_ids(ids, config.bigram_buckets) for ids in fit_ids]

@@ -40,6 +40,9 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
               help="share of a training text's words replaced by OOV each epoch")
 @click.option("--bigram-buckets", type=click.IntRange(min=0),
               help="hashed word pairs beside the words in the bag head (0: none)")
+@click.option("--tfidf-head/--no-tfidf-head", default=None,
+              help="a linear model on each text's TF-IDF vector beside the BiLSTM, its logits "
+                   "added to the others' [default: on; off for --preset seed]")
 @click.option("--embeddings", type=click.Path(exists=True, dir_okay=False, readable=True),
               help="GloVe / word2vec text file of word vectors to start from "
                    "(their width must be --embedding-dim)")

@@ -13,12 +13,12 @@ def test_the_seed_preset_is_the_tutorials_settings() -> None:
     assert (seed.vocab_size, seed.embedding_dim, seed.max_length, seed.epochs) == (5000, 64, 200, 10)
     assert (seed.padding, seed.truncating, seed.oov_token, seed.train_portion) == (
         "post", "post", "<OOV>", 0.8)
-    assert not seed.mask_padding and seed.pooling == "last" and not seed.bag_head
+    assert not seed.mask_padding and seed.pooling == "last" and not seed.bag_head and not seed.tfidf_head
 
 
 def test_the_default_preset_is_the_dataclass_defaults() -> None:
     assert ModelConfig.preset("default") == ModelConfig()
-    assert ModelConfig().mask_padding
+    assert ModelConfig().mask_padding and ModelConfig().tfidf_head
 
 
 def test_overrides_apply_and_none_means_unchanged() -> None:

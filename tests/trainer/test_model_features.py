@@ -127,18 +127,18 @@ def test_newsclf_train_takes_embeddings_and_bigrams_from_the_command_line(
     args = ["train", "--data", str(subset), "--models-dir", str(tmp_path / "m"), "--no-register",
             "--json", "--epochs", "1", "--vocab-size", "1500", "--embedding-dim", "8",
             "--max-length", "60", "--embeddings", str(tmp_path / "w2v.txt"), "--bigram-buckets", "300",
-            "--word-dropout", "0.1"]
+            "--word-dropout", "0.1", "--no-tfidf-head"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     config = json.loads((Path(out["path"]) / "config.json").read_text())
-    assert (config["bigram_buckets"], config["word_dropout"]) == (300, 0.1)
+    assert (config["bigram_buckets"], config["word_dropout"], config["tfidf_head"]) == (300, 0.1, False)
     assert "2 of" in result.output and 0 <= out["ece"] <= 1
 
     from newsclf.cli import main
 
     with pytest.raises(SystemExit) as exit_:
-        main([*args[:-4], "--embedding-dim", "4"])
+        main([*args[:-5], "--embedding-dim", "4"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--embedding-dim 8" in err[0]
@@ -160,3 +160,51 @@ def test_unknown_words_carry_no_weight_in_the_bag_head(subset: Path, tmp_path: P
     foreign = np.array([5, OOV_ID, 17, OOV_ID, OOV_ID, 40, 9, OOV_ID], dtype=np.int32)
     logits = np.asarray(bag(pad([known, foreign], 8), training=False))
     assert np.abs(logits[0] - logits[1]).max() <= 1e-5
+
+
+def test_the_tfidf_head_weighs_words_as_sublinear_l2_normalised_tfidf() -> None:
+    *_, tfidf_linear, _ = custom_layers()
+    layer = tfidf_linear(vocab_size=6, units=6)
+    ids = np.array([[2, 3, 3, 3, 4, OOV_ID, PAD_ID, PAD_ID]], dtype=np.int32)
+    layer(ids)
+    idf = np.array([0.0, 0.0, 1.5, 2.0, 1.0, 3.0], dtype=np.float32)
+    layer.idf.assign(idf)
+    layer.kernel.assign(np.eye(6, dtype=np.float32))  # the logits are the TF-IDF vector itself
+    vector = np.array([0, 0, 1.5 * 1, 2.0 * (1 + np.log(3)), 1.0 * 1, 0])
+    expected = vector / np.linalg.norm(vector)
+    assert np.allclose(np.asarray(layer(ids))[0], expected, atol=1e-6)
+    padded = np.pad(ids, ((0, 0), (0, 30)))
+    assert np.allclose(np.asarray(layer(padded)), np.asarray(layer(ids)), atol=1e-7)
+    assert np.allclose(np.asarray(layer(np.zeros((1, 4), dtype=np.int32))), 0)  # nothing known: zeros
+
+
+def test_with_the_tfidf_head_a_text_gets_the_same_probabilities_at_every_padding(tmp_path: Path) -> None:
+    import keras
+
+    from newsclf.trainer.layers import register_custom_layers
+    from newsclf.trainer.model import set_idf
+    from newsclf.trainer.predictor import Predictor
+    from newsclf.trainer.preprocess import pad
+
+    config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5, dense_units=5,
+                                max_length=64, lstm_length=20, tfidf_head=True, seed=4)
+    keras.utils.set_random_seed(4)
+    model = build_model(config, n_classes=3)
+    set_idf(model, np.arange(60, dtype=np.float64), 80)
+    tfidf = model.get_layer("tfidf_logits")
+    tfidf.kernel.assign(np.random.default_rng(1).normal(size=(60, 3)).astype(np.float32))
+    words = [f"w{i}" for i in range(58)]
+    predictor = Predictor(model, Vocabulary(words=tuple(words)), ["a", "b", "c"], config)
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words + ["zzz"], size=n)) for n in (0, 1, 2, 19, 40, 64)]
+    batch = predictor.predict_proba(texts)
+    for i, text in enumerate(texts):
+        ids = predictor.encode([text])[0]
+        for length in (max(len(ids), 1), 64):
+            assert np.abs(predictor.run_padded(pad([ids], length))[0] - batch[i]).max() <= 1e-5
+    model.save(tmp_path / "m.keras")
+    register_custom_layers()
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    assert np.allclose(loaded.get_layer("tfidf_logits").idf.numpy(), tfidf.idf.numpy())
+    again = Predictor(loaded, predictor.vocab, predictor.labels, config).predict_proba(texts)
+    assert np.abs(again - batch).max() <= 1e-6
