@@ -267,7 +267,7 @@ def checks(conn: Any, job_id: int) -> dict[str, int]:
             one.format(f"(SELECT count(*) FROM predictions p WHERE {by_active}) > 1"), (job_id,)
         ).fetchone()[0],
         "delivered_more_than_once": conn.execute(
-            one.format("(SELECT attempts FROM articles a WHERE a.id = ja.article_id) > 1"),
+            one.format("(SELECT attempts FROM deliveries d WHERE d.article_id = ja.article_id) > 1"),
             (job_id,),
         ).fetchone()[0],
     }
