@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     batch_size: int = Field(256, ge=1, description="most articles in one model call")
     merge_size: int = Field(
-        2048, ge=1, description="most articles a worker takes at once (several model calls)"
+        4096, ge=1, description="most articles a worker takes at once (several model calls)"
     )
     batch_wait_s: float = Field(0.1, ge=0, description="how long a worker waits to fill a batch")
     task_chunk: int = Field(256, ge=1, description="article ids per Celery message at enqueue")

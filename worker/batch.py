@@ -197,10 +197,12 @@ class Classifier:
 
         Batches are formed by text length in characters (the ids are not known
         before encoding); each is still padded only to its own longest id sequence.
+        The longest go first: the call ends with its cheapest batch, so the time one
+        model thread runs alone while the other has nothing left is short.
         """
         if not items:
             return
-        ranked = sorted(items, key=lambda item: len(item.text))
+        ranked = sorted(items, key=lambda item: len(item.text), reverse=True)
         groups = [ranked[i : i + self.batch_size] for i in range(0, len(ranked), self.batch_size)]
         running: collections.deque[tuple[list[Claimed], Future[Any]]] = collections.deque()
         for group in groups:
