@@ -40,6 +40,9 @@ on the seed; the bag and TF-IDF heads are what lift and steady the default.
 
 Only layers that load with ``safe_mode=True``: Keras's own plus the five in
 ``trainer.layers``, registered as ``newsclf>...``.
+
+Long because the config, both presets and the three heads' graph read best
+together: every setting sits beside the layer it shapes.
 """
 
 from __future__ import annotations
