@@ -92,22 +92,25 @@ def build_report(
         oov_distance = drift.oov_js(oov[d], baseline) if d in oov else 0.0
         score = drift.day_score(label_js, oov_distance)
         conf = confidences.get(d, [])
-        rows.append({
-            "day": d,
-            "articles": sum(per_day[d].values()),
-            "label_counts": dict(per_day[d]),
-            "label_share": drift.shares(per_day[d]),
-            "mean_confidence": sum(conf) / len(conf) if conf else None,
-            "confidence_quantiles": drift.quantiles(conf),
-            "under_review_threshold": sum(c < settings.low_confidence for c in conf) / len(conf)
-            if conf else None,
-            "oov_rate": oov.get(d),
-            "oov_articles_read": len(words[d]),
-            "label_js": label_js,
-            "oov_js": oov_distance,
-            "drift_score": score,
-            "flagged": score > threshold,
-        })
+        rows.append(
+            {
+                "day": d,
+                "articles": sum(per_day[d].values()),
+                "label_counts": dict(per_day[d]),
+                "label_share": drift.shares(per_day[d]),
+                "mean_confidence": sum(conf) / len(conf) if conf else None,
+                "confidence_quantiles": drift.quantiles(conf),
+                "under_review_threshold": sum(c < settings.low_confidence for c in conf) / len(conf)
+                if conf
+                else None,
+                "oov_rate": oov.get(d),
+                "oov_articles_read": len(words[d]),
+                "label_js": label_js,
+                "oov_js": oov_distance,
+                "drift_score": score,
+                "flagged": score > threshold,
+            }
+        )
 
     recent = set(days[-RECENT_DAYS:])
     unknown_recent = [m for d in days if d in recent for _, m in words[d]]
@@ -166,9 +169,10 @@ def build_report(
             day=last["day"] if last else None,
             score=last["drift_score"] if last else None,
             flagged=bool(last and last["flagged"]),
-            detail={k: last[k] for k in ("label_js", "oov_js", "oov_rate")} | {
-                "threshold": threshold, "source": source
-            } if last else {"threshold": threshold},
+            detail={k: last[k] for k in ("label_js", "oov_js", "oov_rate")}
+            | {"threshold": threshold, "source": source}
+            if last
+            else {"threshold": threshold},
         )
     return figures
 
@@ -176,23 +180,3 @@ def build_report(
 def _rate(read: list[tuple[int, list[str]]]) -> float:
     total = sum(n for n, _ in read)
     return sum(len(m) for _, m in read) / total if total else 0.0
-
-
-def drift_status(session: Session) -> dict[str, Any] | None:
-    """The newest drift check (``newsclf status``), with a one-line summary."""
-    check = monitoring.latest_drift_check(session)
-    if check is None:
-        return None
-    state = "FLAGGED" if check.flagged else "ok"
-    score = f"{check.score:.3f}" if check.score is not None else "-"
-    threshold = (check.detail or {}).get("threshold")
-    when = check.created_at.isoformat(timespec="seconds") if check.created_at else "?"
-    return {
-        "flagged": check.flagged,
-        "day": check.day,
-        "score": check.score,
-        "model_version": check.model_version,
-        "checked_at": when,
-        "line": f"{state} on {check.day or '-'} (score {score}, threshold {threshold};"
-        f" model {check.model_version}; `newsclf report` at {when})",
-    }

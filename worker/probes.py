@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from newsclf.worker.metrics import CONTENT_TYPE, Metrics
+if TYPE_CHECKING:  # numpy and prometheus_client: not for `broker_client`'s callers
+    from newsclf.worker.metrics import Metrics
 
 log = logging.getLogger("newsclf.worker")
 
@@ -81,6 +82,8 @@ class Probes:
             def do_GET(self) -> None:  # noqa: N802 - the http.server name
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
+                    from newsclf.worker.metrics import CONTENT_TYPE
+
                     self._send(200, probes.metrics.exposition(), CONTENT_TYPE)
                 elif path in ("/livez", "/readyz"):
                     code, line = probes.live() if path == "/livez" else probes.ready()
@@ -169,6 +172,7 @@ def serve_beat_probes(settings: Any) -> None:
         return
     from newsclf.schema.db import make_engine, session_factory
     from newsclf.worker.backpressure import queued_articles
+    from newsclf.worker.metrics import Metrics
 
     client = broker_client(settings.broker_url)
     metrics = Metrics(
@@ -185,6 +189,8 @@ def serve_embedded_probes(settings: Any, sessions: Any) -> Metrics | None:
     (a one-off command opens no port by default) and not 0; else None."""
     if "metrics_port" not in settings.model_fields_set or not settings.metrics_port:
         return None
+    from newsclf.worker.metrics import Metrics
+
     metrics = Metrics()
     check = service_check(sessions, None)
     Probes(metrics, check=check, needs_model=True).serve(settings.metrics_port)

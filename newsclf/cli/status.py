@@ -46,7 +46,6 @@ def status(as_json: bool, limit: int, job_id: int | None, watch: bool) -> None:
 
 def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]:
     from newsclf.errors import InputError
-    from newsclf.report import drift_status
     from newsclf.schema.jobs import job_report
     from newsclf.worker.backpressure import held_by_job, queued_articles
     from newsclf.worker.heartbeat import read_heartbeats
@@ -61,7 +60,7 @@ def _snapshot(factory: Any, *, limit: int, job_id: int | None) -> dict[str, Any]
                 raise InputError(f"no job {job_id}: `newsclf status` lists the newest jobs")
             jobs[0]["report"] = job_report(session, job_id)
         model = model_status(session)
-        drift = drift_status(session)
+        drift = _drift_status(session)
     snapshot: dict[str, Any] = {"jobs": jobs, "model": model, "queue_depth": None, "workers": None}
     snapshot["drift"] = drift
     try:
@@ -141,3 +140,25 @@ def _print_status(s: dict[str, Any], rates: dict[int, float] | None = None) -> N
             click.echo(f"      rejected line {r['line']}: {r['reason']}")
         for n in (j.get("report") or {}).get("notes", [])[:50]:
             click.echo(f"      note: {n}")
+
+
+def _drift_status(session: Any) -> dict[str, Any] | None:
+    """The newest drift check (``newsclf report`` records them), with a one-line summary."""
+    from newsclf.schema.monitoring import latest_drift_check
+
+    check = latest_drift_check(session)
+    if check is None:
+        return None
+    state = "FLAGGED" if check.flagged else "ok"
+    score = f"{check.score:.3f}" if check.score is not None else "-"
+    threshold = (check.detail or {}).get("threshold")
+    when = check.created_at.isoformat(timespec="seconds") if check.created_at else "?"
+    return {
+        "flagged": check.flagged,
+        "day": check.day,
+        "score": check.score,
+        "model_version": check.model_version,
+        "checked_at": when,
+        "line": f"{state} on {check.day or '-'} (score {score}, threshold {threshold};"
+        f" model {check.model_version}; `newsclf report` at {when})",
+    }
