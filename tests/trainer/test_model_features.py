@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,23 +42,12 @@ def test_the_bigram_layer_and_its_numpy_twin_hash_alike() -> None:
 def test_with_bigrams_a_text_gets_the_same_probabilities_at_every_padding() -> None:
     import keras
 
-    from newsclf.trainer.predictor import Predictor
-    from newsclf.trainer.preprocess import pad
-
     config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5, dense_units=5,
                                 max_length=64, lstm_length=20, bigram_buckets=50, seed=4)
     keras.utils.set_random_seed(4)
     model = build_model(config, n_classes=3)
     model.get_layer("bigram_idf").set_weights([np.linspace(0, 3, 51, dtype=np.float32)[:, None]])
-    words = [f"w{i}" for i in range(58)]
-    predictor = Predictor(model, Vocabulary(words=tuple(words)), ["a", "b", "c"], config)
-    rng = np.random.default_rng(0)
-    texts = [" ".join(rng.choice(words + ["zzz"], size=n)) for n in (0, 1, 2, 19, 40, 64)]
-    batch = predictor.predict_proba(texts)
-    for i, text in enumerate(texts):
-        ids = predictor.encode([text])[0]
-        for length in (max(len(ids), 1), 64):
-            assert np.abs(predictor.run_padded(pad([ids], length))[0] - batch[i]).max() <= 1e-5
+    assert_padding_changes_nothing(model, config)
 
 
 def test_word_dropout_turns_about_that_share_of_training_ids_into_oov() -> None:
@@ -184,7 +174,6 @@ def test_with_the_tfidf_head_a_text_gets_the_same_probabilities_at_every_padding
     from newsclf.trainer.layers import register_custom_layers
     from newsclf.trainer.model import set_idf
     from newsclf.trainer.predictor import Predictor
-    from newsclf.trainer.preprocess import pad
 
     config = ModelConfig.preset("default", vocab_size=60, embedding_dim=6, lstm_units=5, dense_units=5,
                                 max_length=64, lstm_length=20, tfidf_head=True, seed=4)
@@ -193,6 +182,24 @@ def test_with_the_tfidf_head_a_text_gets_the_same_probabilities_at_every_padding
     set_idf(model, np.arange(60, dtype=np.float64), 80)
     tfidf = model.get_layer("tfidf_logits")
     tfidf.kernel.assign(np.random.default_rng(1).normal(size=(60, 3)).astype(np.float32))
+    predictor, texts, batch = assert_padding_changes_nothing(model, config)
+    model.save(tmp_path / "m.keras")
+    register_custom_layers()
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    assert np.allclose(loaded.get_layer("tfidf_logits").idf.numpy(), tfidf.idf.numpy())
+    again = Predictor(loaded, predictor.vocab, predictor.labels, config).predict_proba(texts)
+    assert np.abs(again - batch).max() <= 1e-6
+
+
+def assert_padding_changes_nothing(
+    model: Any, config: ModelConfig
+) -> tuple[Any, list[str], np.ndarray]:
+    """Texts of 0-64 words over a 58-word vocabulary (and an unknown word) get the
+    same probabilities in one batch, alone at their own length, and padded to 64.
+    Returns the predictor, the texts and the batch's probabilities."""
+    from newsclf.trainer.predictor import Predictor
+    from newsclf.trainer.preprocess import pad
+
     words = [f"w{i}" for i in range(58)]
     predictor = Predictor(model, Vocabulary(words=tuple(words)), ["a", "b", "c"], config)
     rng = np.random.default_rng(0)
@@ -202,9 +209,4 @@ def test_with_the_tfidf_head_a_text_gets_the_same_probabilities_at_every_padding
         ids = predictor.encode([text])[0]
         for length in (max(len(ids), 1), 64):
             assert np.abs(predictor.run_padded(pad([ids], length))[0] - batch[i]).max() <= 1e-5
-    model.save(tmp_path / "m.keras")
-    register_custom_layers()
-    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
-    assert np.allclose(loaded.get_layer("tfidf_logits").idf.numpy(), tfidf.idf.numpy())
-    again = Predictor(loaded, predictor.vocab, predictor.labels, config).predict_proba(texts)
-    assert np.abs(again - batch).max() <= 1e-6
+    return predictor, texts, batch
