@@ -52,7 +52,8 @@ def test_the_gate_rejects_a_worse_challenger_with_its_reason_and_promotes_a_fair
     assert (first["decision"], first["champion_version"]) == ("promoted", None)
     champion = first["challenger_version"]
 
-    env["set"](retrain_config={**TINY_RETRAIN_CONFIG, "learning_rate": 0.0})  # learns nothing
+    # learns nothing: no step for the BiLSTM and bag heads, and no TF-IDF head (its own SGD)
+    env["set"](retrain_config={**TINY_RETRAIN_CONFIG, "learning_rate": 0.0, "tfidf_head": False})
     worse = retrain_json(capsys)
     assert (worse["decision"], worse["champion_version"]) == ("rejected", champion)
     assert "worse by more than the tolerance" in worse["reason"]
