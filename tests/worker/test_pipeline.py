@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-from services import ROOT, last_json, run_cli, service_env
+from services import ROOT, last_json, run_cli, service_env, write_feed
 from sqlalchemy import func, select, text
 
 N_ARTICLES = 500
 
 
-def write_feed(bbc_csv: Path, path: Path, n: int) -> list[str]:
+def write_bbc_feed(bbc_csv: Path, path: Path, n: int) -> list[str]:
     """A CSV feed (id, title, text) of the first ``n`` distinct BBC articles."""
     texts: list[str] = []
     seen: set[str] = set()
@@ -26,11 +26,7 @@ def write_feed(bbc_csv: Path, path: Path, n: int) -> list[str]:
                 texts.append(row["text"])
             if len(texts) == n:
                 break
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["id", "title", "text"])
-        for i, t in enumerate(texts):
-            writer.writerow([f"bbc-{i}", " ".join(t.split()[:8]), t])
+    write_feed(path, texts, prefix="bbc")
     return texts
 
 
@@ -61,7 +57,7 @@ def test_a_feed_enqueued_to_a_real_worker_ends_labeled_in_sql_once(
     registered = run_cli(env, "models", "register", str(tiny_artifact), "--json")
     assert registered.returncode == 0, registered.stderr
     feed = tmp_path / "feed.csv"
-    texts = write_feed(bbc_csv, feed, N_ARTICLES)
+    texts = write_bbc_feed(bbc_csv, feed, N_ARTICLES)
     start_worker(env)
 
     first = run_cli(
