@@ -299,25 +299,25 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
     import tensorflow as tf
 
     softmax = keras.layers.Activation("softmax")
-    heads = [softmax(model.get_layer(name).output) for name in HEAD_LOGITS
-             if name == "lstm_logits" or getattr(config, name.replace("_logits", "_head"))]
+    present = {layer.name for layer in model.layers}
+    heads = [softmax(model.get_layer(name).output) for name in HEAD_LOGITS if name in present]
     network = keras.Model(model.input, [*heads, model.output], name="training")
     lstm_loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     bag_loss = keras.losses.CategoricalCrossentropy()
-    rate: Any = config.learning_rate
-    tfidf_rate: Any = config.tfidf_learning_rate
-    if config.lr_schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(steps, 1), alpha=0.02)
-        tfidf_rate = keras.optimizers.schedules.CosineDecay(config.tfidf_learning_rate, max(steps, 1),
-                                                            alpha=0.02)
+
+    def decayed(rate: float) -> Any:
+        if config.lr_schedule != "cosine":
+            return rate
+        return keras.optimizers.schedules.CosineDecay(rate, max(steps, 1), alpha=0.02)
+
     tfidf = model.get_layer("tfidf_logits").trainable_variables if config.tfidf_head else []
     own = {id(v) for v in tfidf}
     variables = [v for v in network.trainable_variables if id(v) not in own]
-    optimizers = [(keras.optimizers.Adam(rate), variables)]
+    adam = keras.optimizers.Adam(decayed(config.learning_rate))
+    adam.build(variables)
+    sgd = keras.optimizers.SGD(decayed(config.tfidf_learning_rate), momentum=0.9)
     if tfidf:
-        optimizers.append((keras.optimizers.SGD(tfidf_rate, momentum=0.9), tfidf))
-    for optimizer, owned in optimizers:
-        optimizer.build(owned)
+        sgd.build(tfidf)
     n_classes = model.output_shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32),
@@ -329,16 +329,17 @@ def training_step(model: Any, config: ModelConfig, *, steps: int) -> Callable[[A
             for probabilities in head_probabilities[1:]:
                 loss += bag_loss(targets, probabilities)
         gradients = tape.gradient(loss, variables + tfidf)
-        optimizers[0][0].apply_gradients(zip(gradients[: len(variables)], variables, strict=True))
+        adam.apply_gradients(zip(gradients[: len(variables)], variables, strict=True))
         if tfidf:
-            optimizers[1][0].apply_gradients(zip(gradients[len(variables):], tfidf, strict=True))
+            sgd.apply_gradients(zip(gradients[len(variables) :], tfidf, strict=True))
         return served
 
     return step
 
 
 HEAD_LOGITS = ("lstm_logits", "bag_logits", "tfidf_logits")
-"""The heads' logits layers, in the order training_step lists them (the BiLSTM's first)."""
+"""The heads' logits layers, in the order training_step lists those the model has (the
+BiLSTM's, always there, first: its loss is the smoothed one)."""
 
 
 def set_idf(model: Any, document_frequency: np.ndarray, n_documents: int, layer: str = "idf") -> np.ndarray:
