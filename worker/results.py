@@ -32,7 +32,10 @@ def job_results(session: Session, *, job_id: int, chunk: int = 2000) -> Iterator
 
     ``line`` is the record's number in its feed (``worker.ingest``); a job of several
     feeds has one line 1 per feed."""
-    for row, probabilities in _result_rows(session, job_id, chunk):
+    _require_job(session, job_id)
+    active = active_model_version(session)
+    rows = _result_rows(session, job_id, active.version if active else None, chunk)
+    for row, probabilities in rows:
         yield dict(zip(RESULT_FIELDS, row, strict=False)) | {
             "probabilities": json.loads(probabilities) if probabilities else None
         }
@@ -43,21 +46,16 @@ def write_results(session: Session, *, job_id: int, fmt: str, output: TextIO) ->
     column per class of the active model, else of the first row's probabilities, in
     place of ``probabilities``) or ``jsonl``. On PostgreSQL the server formats the rows
     (``copy_job_lines``); elsewhere each row is formatted here, from plain columns."""
+    _require_job(session, job_id)
     model = model_status(session)
+    prefer = model["version"] if model else None
     if session.get_bind().dialect.name == "postgresql" and (model or fmt == "jsonl"):
-        if not job_exists(session, job_id):
-            raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
-        lines = copy_job_lines(
-            session,
-            job_id,
-            prefer_version=model["version"] if model else None,
-            fmt=fmt,
-            labels=model["labels"] if model else (),
-        )
+        labels = model["labels"] if model else ()
+        lines = copy_job_lines(session, job_id, prefer_version=prefer, fmt=fmt, labels=labels)
         for chunk in lines:
             output.write(chunk.decode())
         return
-    rows = _result_rows(session, job_id, chunk=2000)
+    rows = _result_rows(session, job_id, prefer, chunk=2000)
     if fmt == "jsonl":
         keys = RESULT_FIELDS[:-1]
         for row, probabilities in rows:
@@ -78,14 +76,16 @@ def write_results(session: Session, *, job_id: int, fmt: str, output: TextIO) ->
         writer.writerow(RESULT_FIELDS[:-1])
 
 
-def _result_rows(
-    session: Session, job_id: int, chunk: int
-) -> Iterator[tuple[tuple[Any, ...], str | None]]:
-    """``(values of RESULT_FIELDS but probabilities, probabilities' JSON text)`` per line."""
+def _require_job(session: Session, job_id: int) -> None:
     if not job_exists(session, job_id):
         raise InputError(f"no job {job_id}: list jobs with `newsclf status`")
-    active = active_model_version(session)
-    prefer = active.version if active else None
+
+
+def _result_rows(
+    session: Session, job_id: int, prefer: str | None, chunk: int
+) -> Iterator[tuple[tuple[Any, ...], str | None]]:
+    """``(values of RESULT_FIELDS but probabilities, probabilities' JSON text)`` per line;
+    the prediction shown is ``prefer``'s (the active version), else the newest."""
     for r in job_lines(session, job_id, prefer_version=prefer, chunk=chunk):
         if r.article_id is None:
             status = "rejected"
