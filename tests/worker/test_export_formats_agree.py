@@ -36,6 +36,7 @@ def test_csv_and_jsonl_carry_what_job_results_reads(
     database_url: str, tiny_artifact: Path, tmp_path: Path
 ) -> None:
     from newsclf.schema.db import make_engine, session_factory, upgrade
+    from newsclf.schema.job_lines import RESULT_FIELDS
     from newsclf.schema.predictions import insert_predictions
     from newsclf.schema.registry import register_artifact
     from newsclf.settings import Settings
@@ -95,6 +96,7 @@ def test_csv_and_jsonl_carry_what_job_results_reads(
     assert {r["status"] for r in expected} == {"labeled", "pending", "rejected"}
 
     exported = [json.loads(line) for line in outputs["jsonl"].splitlines()]
+    assert all(list(row) == list(RESULT_FIELDS) for row in exported)  # in the documented order
     for row in [*expected, *exported]:
         row["published_at"] = _parse_time(row["published_at"])
     assert exported == expected
