@@ -25,6 +25,13 @@ round, so a slow spell of the machine weighs on all alike; its noise is about
   worker starts, then drained by it; measured in the database, from the start of
   its first prediction write to the start of its last (``figures.drain_window``:
   every row but the first write's, over that window; drain_window details it);
+  drain_short_aps: the same for the short texts;
+- e2e_first_s / e2e_short_first_s: in the fastest end-to-end run, seconds from the
+  `newsclf enqueue` command's start to the first committed prediction (the CLI's
+  start, the first stored chunk, the worker's first merge and model batch);
+- e2e_short_bound_aps: N / (e2e_short_first_s + N / drain_short_aps), what e2e_short
+  would be if the worker labeled at its drain rate from its first row on, with
+  enqueue costing it nothing: the most this service's shape allows on this machine;
 - latency_p50_s / latency_p95_s: enqueue to committed row at a steady 20 articles/s;
 - worker_peak_rss_mb; enqueue_peak_rss_mb for a 100,000-row file;
 - cli_start_s: median wall time of `newsclf models list` and `newsclf status`
@@ -240,16 +247,18 @@ class Services:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
 
 
-def wait_for_count(svc: Services, target: int, timeout: float, after_id: int = 0) -> float:
+def wait_for_count(
+    svc: Services, target: int, timeout: float, after_id: int = 0, poll: float = 0.05
+) -> float:
     """Seconds until ``target`` predictions with an id above ``after_id`` are committed,
-    polled every 50 ms (each poll counts rows: polling faster, or counting the whole table,
-    takes CPU from what is measured)."""
+    polled every ``poll`` seconds (each poll counts rows: polling faster, or counting the
+    whole table, takes CPU from what is measured)."""
     start = time.perf_counter()
     while svc.count(after_id) < target:
         if time.perf_counter() - start > timeout:
             got = svc.count(after_id)
             raise SystemExit(f"only {got} of {target} predictions after {timeout}s")
-        time.sleep(0.05)
+        time.sleep(poll)
     return time.perf_counter() - start
 
 
@@ -363,20 +372,30 @@ class CpuAccount:
 
 def e2e_run(
     svc: Services, texts: list[str], name: str, r: int, cpu: CpuAccount
-) -> tuple[float, dict[str, float]]:
+) -> tuple[float, dict[str, float], float]:
     """Articles/s of run ``r`` (its articles never seen before: the texts tagged with
-    the run's number, so nothing is deduplicated away) and where the CPU went."""
+    the run's number, so nothing is deduplicated away), where the CPU went, and the
+    seconds from the command's start to the first committed prediction."""
     path = svc.workdir / f"{name}{r}.csv"
     write_csv(path, [f"{t} run{r}" for t in texts] if r else texts)
     base = svc.last_id()
     cpu.start()
     start = time.perf_counter()
-    svc.cli("enqueue", str(path), "--source", f"{name}{r}")
+    enqueue = subprocess.Popen(
+        [str(BIN / "newsclf"), "enqueue", str(path), "--source", f"{name}{r}"],
+        env=svc.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    first = start + wait_for_count(svc, 1, timeout=600, after_id=base, poll=0.02)
+    _, err = enqueue.communicate()
+    if enqueue.returncode:
+        raise SystemExit(f"newsclf enqueue failed: {err.decode(errors='replace')[-2000:]}")
     wait_for_count(svc, len(texts), timeout=1800, after_id=base)
     seconds = time.perf_counter() - start
     account = cpu.stop()
     log(f"{name} run {r + 1}: {len(texts)} articles in {seconds:.2f}s; cpu {account}")
-    return round(len(texts) / seconds, 1), account
+    return round(len(texts) / seconds, 1), account, round(first - start, 3)
 
 
 def measure_latency(svc: Services, texts: list[str], rate: float = 20.0) -> dict[str, float]:
@@ -486,16 +505,21 @@ def train_default(workdir: Path) -> Path:
     return Path(json.loads(out.stdout.strip().splitlines()[-1])["path"])
 
 
-FIGURES = ("ceiling", "naive", "drain", "e2e", "e2e_short", "latency", "rss", "cli_start", "export")
+FIGURES = (
+    "ceiling", "naive", "drain", "drain_short", "e2e", "e2e_short", "latency", "rss",
+    "cli_start", "export",
+)  # fmt: skip
 """What ``--only`` may name: ceiling (ceiling_aps, ceiling_short_aps, tutorial_aps), naive,
-drain, e2e, e2e_short, latency, rss (enqueue_peak_rss_mb), cli_start, export."""
+drain, drain_short, e2e, e2e_short, latency, rss (enqueue_peak_rss_mb), cli_start, export."""
 
 
 def worker_argv() -> list[str]:
     return [str(BIN / "newsclf"), "worker", "-Q", "classify"]
 
 
-def drain_run(svc: Services, texts: list[str], r: int) -> tuple[dict[str, Any], Any]:
+def drain_run(
+    svc: Services, texts: list[str], r: int, name: str = "drain"
+) -> tuple[dict[str, Any], Any]:
     """Store and queue ``texts`` (tagged with the round) with no worker running, then
     start one and wait until it drained them; the window measured in the database
     (``figures.drain_window``) and the worker, left running."""
@@ -503,15 +527,15 @@ def drain_run(svc: Services, texts: list[str], r: int) -> tuple[dict[str, Any], 
 
     from bench.figures import drain_window
 
-    path = svc.workdir / f"drain{r}.csv"
-    write_csv(path, [f"{t} drain{r}" for t in texts])
+    path = svc.workdir / f"{name}{r}.csv"
+    write_csv(path, [f"{t} {name}{r}" for t in texts])
     base = svc.last_id()
-    svc.cli("enqueue", str(path), "--source", f"drain{r}")
-    worker = svc.start(worker_argv(), f"worker{r}")
+    svc.cli("enqueue", str(path), "--source", f"{name}{r}")
+    worker = svc.start(worker_argv(), f"worker-{name}{r}")
     wait_for_count(svc, len(texts), timeout=1800, after_id=base)
     with psycopg.connect(svc.url) as conn:
         window = drain_window(conn, base)
-    log(f"drain run {r + 1}: {window}")
+    log(f"{name} run {r + 1}: {window}")
     return window, worker
 
 
@@ -543,6 +567,8 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
     """Each ratio whose two figures were measured."""
     pairs = {
         "drain_vs_ceiling": ("drain_aps", "ceiling_aps", 3),
+        "drain_short_vs_ceiling_short": ("drain_short_aps", "ceiling_short_aps", 3),
+        "e2e_short_bound_vs_ceiling_short": ("e2e_short_bound_aps", "ceiling_short_aps", 3),
         "e2e_vs_ceiling": ("e2e_aps", "ceiling_aps", 3),
         "e2e_short_vs_ceiling_short": ("e2e_short_aps", "ceiling_short_aps", 3),
         "e2e_vs_tutorial": ("e2e_aps", "tutorial_aps", 2),
@@ -651,17 +677,19 @@ def measure_with(
         # Rounds of every throughput figure, so that a slow spell of the machine
         # weighs on all of them alike; each figure is its best round.
         memory: list[dict[str, float]] = []
-        e2e: dict[str, list[tuple[float, dict[str, float]]]] = {"e2e": [], "e2e_short": []}
-        drains: list[dict[str, Any]] = []
+        e2e: dict[str, list[tuple[float, dict[str, float], float]]] = {"e2e": [], "e2e_short": []}
+        drains: dict[str, list[dict[str, Any]]] = {"drain": [], "drain_short": []}
         for r in range(args.repeat):
             if "ceiling" in figures:
                 memory.append(in_memory_round(predictor, long_texts, shorts))
-            if "drain" in figures:  # a fresh worker each round, started after the backlog
+            for name in (d for d in drains if d in figures):
+                # a fresh worker each round, started after the backlog
                 if worker is not None:
                     stop_worker(worker)
-                drained, worker = drain_run(svc, long_texts, r)
+                texts = long_texts if name == "drain" else shorts
+                drained, worker = drain_run(svc, texts, r, name)
                 samplers.append(RssSampler(worker.pid))
-                drains.append(drained)
+                drains[name].append(drained)
             runs = [name for name in e2e if name in figures]
             if runs and worker is None:
                 worker = start_worker("worker")
@@ -674,15 +702,20 @@ def measure_with(
             result["ceiling_aps"] = max(result["ceiling_by_batch"].values())
             result["ceiling_short_aps"] = best["short"]
             result["tutorial_aps"] = best["tutorial"]
-        if drains:
-            result["drain_aps"] = max(d["aps"] or 0.0 for d in drains)
-            result["drain_runs"] = [d["aps"] for d in drains]
-            result["drain_window"] = max(drains, key=lambda d: d["aps"] or 0.0)
+        for name, windows in drains.items():
+            if windows:
+                result[f"{name}_aps"] = max(d["aps"] or 0.0 for d in windows)
+                result[f"{name}_runs"] = [d["aps"] for d in windows]
+                result[f"{name}_window"] = max(windows, key=lambda d: d["aps"] or 0.0)
         for name, measured in e2e.items():
             if measured:
                 fastest = max(measured, key=lambda run: run[0])
-                result[f"{name}_runs"] = [aps for aps, _ in measured]
-                result[f"{name}_aps"], result[f"{name}_cpu_s"] = fastest
+                result[f"{name}_runs"] = [aps for aps, _, _ in measured]
+                result[f"{name}_aps"], result[f"{name}_cpu_s"], result[f"{name}_first_s"] = fastest
+        if result.get("drain_short_aps") and "e2e_short_first_s" in result:
+            n = len(shorts)
+            bound = n / (result["e2e_short_first_s"] + n / result["drain_short_aps"])
+            result["e2e_short_bound_aps"] = round(bound, 1)
         if {"latency", "export"} & figures and worker is None:
             worker = start_worker("worker")
         if "latency" in figures:
