@@ -29,9 +29,10 @@ round, so a slow spell of the machine weighs on all alike; its noise is about
 - e2e_first_s / e2e_short_first_s: in the fastest end-to-end run, seconds from the
   `newsclf enqueue` command's start to the first committed prediction (the CLI's
   start, the first stored chunk, the worker's first merge and model batch);
-- e2e_short_bound_aps: N / (e2e_short_first_s + N / drain_short_aps), what e2e_short
-  would be if the worker labeled at its drain rate from its first row on, with
-  enqueue costing it nothing: the most this service's shape allows on this machine;
+- e2e_bound_aps / e2e_short_bound_aps: N / (e2e_first_s + N / drain_aps), and the
+  same with the short figures: what e2e would be if the worker labeled at its drain
+  rate from its first row on, with enqueue costing it nothing: the most this
+  service's shape allows on this machine;
 - latency_p50_s / latency_p95_s: enqueue to committed row at a steady 20 articles/s;
 - worker_peak_rss_mb; enqueue_peak_rss_mb for a 100,000-row file;
 - cli_start_s: median wall time of `newsclf models list` and `newsclf status`
@@ -568,6 +569,7 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
     pairs = {
         "drain_vs_ceiling": ("drain_aps", "ceiling_aps", 3),
         "drain_short_vs_ceiling_short": ("drain_short_aps", "ceiling_short_aps", 3),
+        "e2e_bound_vs_ceiling": ("e2e_bound_aps", "ceiling_aps", 3),
         "e2e_short_bound_vs_ceiling_short": ("e2e_short_bound_aps", "ceiling_short_aps", 3),
         "e2e_vs_ceiling": ("e2e_aps", "ceiling_aps", 3),
         "e2e_short_vs_ceiling_short": ("e2e_short_aps", "ceiling_short_aps", 3),
@@ -712,10 +714,13 @@ def measure_with(
                 fastest = max(measured, key=lambda run: run[0])
                 result[f"{name}_runs"] = [aps for aps, _, _ in measured]
                 result[f"{name}_aps"], result[f"{name}_cpu_s"], result[f"{name}_first_s"] = fastest
-        if result.get("drain_short_aps") and "e2e_short_first_s" in result:
-            n = len(shorts)
-            bound = n / (result["e2e_short_first_s"] + n / result["drain_short_aps"])
-            result["e2e_short_bound_aps"] = round(bound, 1)
+        for e2e_name, drain_name, n in (
+            ("e2e", "drain", len(long_texts)),
+            ("e2e_short", "drain_short", len(shorts)),
+        ):
+            if result.get(f"{drain_name}_aps") and f"{e2e_name}_first_s" in result:
+                first, drain = result[f"{e2e_name}_first_s"], result[f"{drain_name}_aps"]
+                result[f"{e2e_name}_bound_aps"] = round(n / (first + n / drain), 1)
         if {"latency", "export"} & figures and worker is None:
             worker = start_worker("worker")
         if "latency" in figures:
