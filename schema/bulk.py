@@ -47,6 +47,15 @@ def insert_new(
     (a JSON column: one JSON array document), a short statement whatever the row
     count, which psycopg parses once and prepares. SQLite: a multi-row INSERT per
     ``insertmanyvalues_page_size`` rows, compiled once and cached. Every value is a bound parameter either way."""
+    stmt, params = insert_new_statement(session, model, rows, conflict=conflict)
+    return session.execute(stmt.returning(*returning) if returning else stmt, params)
+
+
+def insert_new_statement(
+    session: Session, model: type[Any], rows: list[dict[str, Any]], *, conflict: Sequence[str]
+) -> tuple[Any, Any]:
+    """``(statement, parameters)`` of ``insert_new``, not executed: a caller may add
+    RETURNING and, on PostgreSQL, use it as a data-modifying CTE of a larger statement."""
     table = model.__table__
     dialect = session.get_bind().dialect
     name = dialect.name
@@ -84,8 +93,7 @@ def insert_new(
         stmt, params = sqlite.insert(table), rows
     else:  # pragma: no cover
         raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    return session.execute(stmt.returning(*returning) if returning else stmt, params)
+    return stmt.on_conflict_do_nothing(index_elements=list(conflict)), params
 
 
 def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
