@@ -21,6 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -233,6 +234,47 @@ class Prediction(Base):
     """``{label: probability}`` for every class of the model."""
     batch_id: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+LABEL_COUNT_KEY = (
+    "model_version",
+    "day",
+    "coalesce(source, '')",
+    "(source IS NULL)",
+    "label",
+)
+"""The unique key of ``label_counts``, as its index and ``ON CONFLICT`` spell it, in the
+order ``insert_predictions`` upserts its rows (one order for every writer: no deadlock)."""
+
+
+class LabelCount(Base):
+    """How many articles ingested on ``day`` (UTC) from ``source`` model ``model_version``
+    labeled ``label``: a summary of predictions JOIN articles that
+    ``predictions.insert_predictions`` keeps exact, in the transaction that writes the
+    predictions (migration 0008). Nothing else changes a prediction, nor an article's
+    ``source`` or ``ingested_at``, nor deletes either.
+
+    ``source`` is NULL where the articles' is, as in the ``article_labels`` view. A
+    unique index on the four columns would not hold those rows together: NULLs are
+    distinct in unique indexes (PostgreSQL 15's NULLS NOT DISTINCT is not in SQLite, nor
+    in older PostgreSQL). The key (``LABEL_COUNT_KEY``) is therefore a unique index on
+    expressions, ``coalesce(source, '')`` and ``(source IS NULL)`` beside the plain
+    columns: never NULL, and a NULL source stays apart from an empty one. Both databases
+    accept those expressions as an ``ON CONFLICT`` target (PostgreSQL infers the index
+    from them, SQLite matches them to it), so one upsert adds to the counts; the
+    ``id`` primary key is there because a key with a NULL column cannot be one."""
+
+    __tablename__ = "label_counts"
+    __table_args__ = (
+        Index("uq_label_counts_key", *(sql_text(k) for k in LABEL_COUNT_KEY), unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_CHARS))
+    model_version: Mapped[str] = mapped_column(String, ForeignKey("model_versions.version"))
+    label: Mapped[str] = mapped_column(String)
+    articles: Mapped[int] = mapped_column(Integer)
 
 
 # -- registry, feedback and retraining (migration 0002) ---------------------

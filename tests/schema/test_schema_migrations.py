@@ -43,6 +43,9 @@ def test_upgrading_twice_changes_nothing(db_url: str) -> None:
     assert current_revision(db_url) == head_revision()
 
 
+# SQLite cannot reflect an index on expressions (label_counts' key), so Alembic skips
+# it there, saying so; the PostgreSQL run compares it.
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
 def test_the_models_match_what_the_migrations_build(db_url: str) -> None:
     upgrade(db_url)
     engine = make_engine(db_url)
