@@ -38,10 +38,9 @@ constant, the rest grow with the articles)."""
 PER_ARTICLE_TABLES = ("articles", "jobs", "job_articles", "job_other_lines", "predictions")
 """Tables that grow with the articles stored and labeled."""
 
-PER_DAY_QUERY = """SELECT date(ingested_at) AS day, source, label, count(*) AS articles
-FROM article_labels
-WHERE label IS NOT NULL
-GROUP BY date(ingested_at), source, label
+PER_DAY_QUERY = """SELECT day, source, label, articles
+FROM label_counts
+WHERE model_version = (SELECT version FROM model_versions WHERE is_active)
 ORDER BY day, source, articles DESC"""
 """The README's "Label counts per day and source" example, as printed there."""
 
