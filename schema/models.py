@@ -222,7 +222,6 @@ class Prediction(Base):
         Index("ix_predictions_version_label", "model_version", "label"),
         # Low-confidence review.
         Index("ix_predictions_version_confidence", "model_version", "confidence"),
-        Index("ix_predictions_batch_id", "batch_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -233,6 +232,8 @@ class Prediction(Base):
     probabilities: Mapped[dict[str, float]] = mapped_column(JsonDoc)
     """``{label: probability}`` for every class of the model."""
     batch_id: Mapped[str | None] = mapped_column(String)
+    """The worker batch that wrote it (logs name it too); not indexed, as no query
+    filters on it (migration 0009)."""
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
 
 

@@ -1,0 +1,46 @@
+"""Migration 0009 drops ``ix_predictions_batch_id`` (no query filters on the column)
+and leaves the predictions alone; a downgrade builds the index again."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect, text
+
+from newsclf.schema.db import downgrade, make_engine, upgrade
+
+
+def batch_id_indexed(engine: Engine) -> bool:
+    names = {ix["name"] for ix in inspect(engine).get_indexes("predictions")}
+    return "ix_predictions_batch_id" in names
+
+
+def test_0009_drops_the_batch_id_index_and_a_downgrade_builds_it(db_url: str) -> None:
+    upgrade(db_url, "0008")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (version, sha256, path, labels)"
+                    " VALUES ('v1', 'h', '/m', '[]')"
+                )
+            )
+            conn.execute(text("INSERT INTO articles (text, content_sha256) VALUES ('a', 'h')"))
+            conn.execute(
+                text(
+                    "INSERT INTO predictions"
+                    " (article_id, model_version, label, confidence, probabilities, batch_id)"
+                    " VALUES (1, 'v1', 'tech', 0.9, '{}', 'b-1')"
+                )
+            )
+        assert batch_id_indexed(engine)
+        engine.dispose()
+        upgrade(db_url, "0009")
+        assert not batch_id_indexed(engine)
+        engine.dispose()
+        downgrade(db_url, "0008")
+        assert batch_id_indexed(engine)
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT article_id, batch_id FROM predictions"))
+            assert [tuple(r) for r in rows] == [(1, "b-1")]
+    finally:
+        engine.dispose()
