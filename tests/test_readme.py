@@ -3,6 +3,7 @@ every setting and every command the project really has."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -52,6 +53,19 @@ def test_every_command_has_help_with_an_example() -> None:
             text = c.get_help(click.Context(c, info_name=c.name))
             example = text.split("Example:", 1)[1] if "Example:" in text else ""
             assert f"newsclf {name}" in example, f"`newsclf {name} {c.name} --help` shows no example"
+
+
+def test_the_benchmarked_per_day_query_is_the_readmes() -> None:
+    """``bench/figures.py`` times the README's per-day example as printed there."""
+    tree = ast.parse((ROOT / "bench" / "figures.py").read_text(encoding="utf-8"))
+    query = next(
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and getattr(node.targets[0], "id", None) == "PER_DAY_QUERY"
+        and isinstance(node.value, ast.Constant)
+    )
+    assert f"-- Label counts per day and source\n{query};\n" in README
 
 
 def test_the_quickstart_is_two_commands_naming_real_files() -> None:
