@@ -116,6 +116,17 @@ def test_a_feed_enqueued_to_a_real_worker_ends_labeled_in_sql_once(
         assert len(queries) >= 5
         for query in queries:  # the README's examples run against what the pipeline wrote
             session.execute(text(query)).all()
+        if session.get_bind().dialect.name == "postgresql":  # the view's days: UTC's too
+            session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+        # The per-day counts the write path kept are what the view counts from every row
+        per_day, every_row = (
+            sorted((tuple(r) for r in session.execute(text(q))), key=repr)
+            for q in (
+                next(q for q in queries if "FROM label_counts" in q),
+                next(q for q in queries if "GROUP BY date(ingested_at)" in q),
+            )
+        )
+        assert per_day == every_row and sum(r[3] for r in per_day) == N_ARTICLES
 
     exported = run_cli(env, "results", "--job", str(summary["job_id"]), "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
