@@ -24,6 +24,8 @@ NEWSCLF_TABLES = (
     "job_articles",
     "job_other_lines",
     "predictions",
+    "deliveries",
+    "label_counts",
     "model_versions",
     "model_blobs",
     "model_activations",
@@ -35,7 +37,9 @@ NEWSCLF_TABLES = (
 """Tables whose size counts as the database's (those that exist; the registry's are
 constant, the rest grow with the articles)."""
 
-PER_ARTICLE_TABLES = ("articles", "jobs", "job_articles", "job_other_lines", "predictions")
+PER_ARTICLE_TABLES = (
+    "articles", "jobs", "job_articles", "job_other_lines", "predictions", "deliveries",
+)  # fmt: skip
 """Tables that grow with the articles stored and labeled."""
 
 PER_DAY_QUERY = """SELECT day, source, label, articles
