@@ -211,6 +211,12 @@ class ModelVersion(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
+REVIEW_INDEX_BELOW = 0.8
+"""Predictions with a confidence under this are indexed by (version, confidence): a
+review or query for those under a threshold up to it reads the index in order; one
+above it reads the version's predictions (still right, only slower)."""
+
+
 class Prediction(Base):
     """One model version's label for one article, with every class probability."""
 
@@ -220,8 +226,16 @@ class Prediction(Base):
         UniqueConstraint("article_id", "model_version"),
         # Label counts per version (joined to articles for day and source).
         Index("ix_predictions_version_label", "model_version", "label"),
-        # Low-confidence review.
-        Index("ix_predictions_version_confidence", "model_version", "confidence"),
+        # Low-confidence review, least sure first (migration 0010): only the rows under
+        # REVIEW_INDEX_BELOW are in it, since a full index on a random key (each new
+        # confidence lands anywhere) cost every prediction written a random page.
+        Index(
+            "ix_predictions_low_confidence",
+            "model_version",
+            "confidence",
+            postgresql_where=sql_text(f"confidence < {REVIEW_INDEX_BELOW}"),
+            sqlite_where=sql_text(f"confidence < {REVIEW_INDEX_BELOW}"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from newsclf.schema.bulk import dialect_insert, one_of
@@ -27,8 +27,15 @@ def review_candidates(session: Session, version: str, *, threshold: float, pool:
     """Up to ``pool`` of ``version``'s predictions under ``threshold`` whose article has
     no feedback yet, least confident first: ``article_id, label, confidence,
     probabilities, title, source, ingested_at, text`` (the text's start)."""
+    return list(session.execute(review_query(version, threshold=threshold, pool=pool)).all())
+
+
+def review_query(version: str, *, threshold: float, pool: int) -> Select[Any]:
+    """The query ``review_candidates`` runs. Under a ``threshold`` up to
+    ``models.REVIEW_INDEX_BELOW``, PostgreSQL reads it from the low-confidence index
+    in order and stops after ``pool`` rows."""
     has_feedback = exists().where(Feedback.article_id == Prediction.article_id)
-    query = (
+    return (
         select(
             Prediction.article_id,
             Prediction.label,
@@ -48,7 +55,6 @@ def review_candidates(session: Session, version: str, *, threshold: float, pool:
         .order_by(Prediction.confidence, Prediction.article_id)
         .limit(pool)
     )
-    return list(session.execute(query).all())
 
 
 def record_picks(session: Session, picks: Mapping[int, str]) -> None:
