@@ -11,7 +11,9 @@ enqueues ``--round`` RSS-sized articles never seen before (``short_texts``) with
 ``newsclf enqueue``, and is timed from that command's start to the round's last
 committed prediction:
 
-- rounds: articles/s of each round; last_over_first: the last round's over the first's;
+- rounds: articles/s of each round, and what PostgreSQL did in it besides (WAL
+  records, full-page images and MiB, checkpoints, autovacuum and autoanalyze
+  runs); last_over_first: the last round's articles/s over the first's;
 - db_mb_per_million: what the newsclf tables (heap, indexes, TOAST) grew by, per
   million articles, in MiB, and per table in bytes per article;
 - reads at the end, each the median wall time of ``--cli-runs`` runs as a user
@@ -59,11 +61,38 @@ from bench.throughput import (  # noqa: E402
 NEWSCLF = str(BIN / "newsclf")
 
 
+def background(svc: Services) -> dict[str, int]:
+    """PostgreSQL's own work so far: WAL (records, full-page images, bytes; the whole
+    server's), checkpoints, and the autovacuum and autoanalyze runs on this database."""
+    import psycopg
+
+    with psycopg.connect(svc.url) as conn:
+        wal = conn.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal").fetchone()
+        checkpoints = conn.execute(
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+        ).fetchone()
+        vacuums = conn.execute(
+            "SELECT coalesce(sum(autovacuum_count), 0), coalesce(sum(autoanalyze_count), 0)"
+            " FROM pg_stat_user_tables"
+        ).fetchone()
+    assert wal and checkpoints and vacuums
+    return {
+        "wal_records": int(wal[0]),
+        "wal_fpi": int(wal[1]),
+        "wal_mb": int(wal[2]) / 2**20,
+        "checkpoints": int(checkpoints[0]),
+        "autovacuums": int(vacuums[0]),
+        "autoanalyzes": int(vacuums[1]),
+    }
+
+
 def run_round(svc: Services, texts: list[str], k: int) -> dict[str, Any]:
-    """Enqueue ``texts`` as one job; articles/s until its last prediction is committed."""
+    """Enqueue ``texts`` as one job; articles/s until its last prediction is committed,
+    and what PostgreSQL did in the background meanwhile (``background``)."""
     path = svc.workdir / f"round{k}.csv"
     write_csv(path, texts)
     base = svc.last_id()
+    before = background(svc)
     start = time.perf_counter()
     out = svc.cli("enqueue", str(path), "--source", f"round{k}", "--json")
     enqueued = time.perf_counter() - start
@@ -72,9 +101,10 @@ def run_round(svc: Services, texts: list[str], k: int) -> dict[str, Any]:
     path.unlink()
     job_id = json.loads(out.splitlines()[-1])["job_id"]
     aps = round(len(texts) / seconds, 1)
-    log(f"round {k + 1}: {len(texts)} articles in {seconds:.1f}s ({aps}/s)")
+    pg = {k: round(v - before[k], 1) for k, v in background(svc).items()}
+    log(f"round {k + 1}: {len(texts)} articles in {seconds:.1f}s ({aps}/s); postgres {pg}")
     return {"articles": len(texts), "s": round(seconds, 2), "enqueue_s": round(enqueued, 2),
-            "aps": aps, "job_id": job_id}  # fmt: skip
+            "aps": aps, "job_id": job_id, "postgres": pg}  # fmt: skip
 
 
 def timed_reads(svc: Services, runs: int, job_id: int, start_s: float) -> dict[str, Any]:
