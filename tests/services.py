@@ -249,3 +249,23 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def seed_prediction(conn: Any, *, confidence: float = 0.9, batch_id: str | None = None) -> None:
+    """Model version ``v1``, article 1 and v1's prediction of it, in plain SQL: rows any
+    schema revision since 0002 takes, for tests of the migrations after it."""
+    from sqlalchemy import text
+
+    conn.execute(
+        text(
+            "INSERT INTO model_versions (version, sha256, path, labels) VALUES ('v1', 'h', '/m', '[]')"
+        )
+    )
+    conn.execute(text("INSERT INTO articles (text, content_sha256) VALUES ('a', 'h')"))
+    conn.execute(
+        text(
+            "INSERT INTO predictions (article_id, model_version, label, confidence,"
+            " probabilities, batch_id) VALUES (1, 'v1', 'tech', :confidence, '{}', :batch_id)"
+        ),
+        {"confidence": confidence, "batch_id": batch_id},
+    )

@@ -3,6 +3,7 @@ and leaves the predictions alone; a downgrade builds the index again."""
 
 from __future__ import annotations
 
+from services import seed_prediction
 from sqlalchemy import Engine, inspect, text
 
 from newsclf.schema.db import downgrade, make_engine, upgrade
@@ -18,20 +19,7 @@ def test_0009_drops_the_batch_id_index_and_a_downgrade_builds_it(db_url: str) ->
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO model_versions (version, sha256, path, labels)"
-                    " VALUES ('v1', 'h', '/m', '[]')"
-                )
-            )
-            conn.execute(text("INSERT INTO articles (text, content_sha256) VALUES ('a', 'h')"))
-            conn.execute(
-                text(
-                    "INSERT INTO predictions"
-                    " (article_id, model_version, label, confidence, probabilities, batch_id)"
-                    " VALUES (1, 'v1', 'tech', 0.9, '{}', 'b-1')"
-                )
-            )
+            seed_prediction(conn, batch_id="b-1")
         assert batch_id_indexed(engine)
         engine.dispose()
         upgrade(db_url, "0009")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+from services import seed_prediction
 from sqlalchemy import Engine, inspect, text
 
 from newsclf.schema.articles import upsert_articles
@@ -26,19 +27,7 @@ def test_0010_keeps_only_the_low_confidence_rows_indexed_and_a_downgrade_undoes_
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO model_versions (version, sha256, path, labels)"
-                    " VALUES ('v1', 'h', '/m', '[]')"
-                )
-            )
-            conn.execute(text("INSERT INTO articles (text, content_sha256) VALUES ('a', 'h')"))
-            conn.execute(
-                text(
-                    "INSERT INTO predictions (article_id, model_version, label, confidence,"
-                    " probabilities) VALUES (1, 'v1', 'tech', 0.5, '{}')"
-                )
-            )
+            seed_prediction(conn, confidence=0.5)
         assert "ix_predictions_version_confidence" in index_names(engine)
         engine.dispose()
         upgrade(db_url, "0010")
