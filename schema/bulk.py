@@ -5,6 +5,7 @@ checked against the columns a table accepts. Every value is a bound parameter.""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 
@@ -46,7 +48,7 @@ def insert_new(
     PostgreSQL: one ``INSERT ... SELECT FROM unnest(one array per column)``
     (a JSON column: one JSON array document), a short statement whatever the row
     count, which psycopg parses once and prepares. SQLite: a multi-row INSERT per
-    ``insertmanyvalues_page_size`` rows, compiled once and cached. Every value is a bound parameter either way."""
+    ``insertmanyvalues_page_size`` rows. Every value is a bound parameter either way."""
     stmt, params = insert_new_statement(session, model, rows, conflict=conflict)
     return session.execute(stmt.returning(*returning) if returning else stmt, params)
 
@@ -55,45 +57,65 @@ def insert_new_statement(
     session: Session, model: type[Any], rows: list[dict[str, Any]], *, conflict: Sequence[str]
 ) -> tuple[Any, Any]:
     """``(statement, parameters)`` of ``insert_new``, not executed: a caller may add
-    RETURNING and, on PostgreSQL, use it as a data-modifying CTE of a larger statement."""
-    table = model.__table__
+    RETURNING and, on PostgreSQL, use it as a data-modifying CTE of a larger statement.
+    The statement is ``new_rows_insert``'s, the same object for rows of the same keys."""
     dialect = session.get_bind().dialect
-    name = dialect.name
-    stmt: Any
-    params: Any
-    if name == "postgresql":
-        from sqlalchemy.dialects import postgresql
+    columns = tuple(rows[0])
+    stmt = new_rows_insert(model, dialect, columns, tuple(conflict))
+    if dialect.name == "sqlite":
+        return stmt, rows
+    docs = _json_columns(model, dialect, columns)
+    params: dict[str, Any] = {f"a_{c}": [row[c] for row in rows] for c in columns if c not in docs}
+    params.update({f"d_{c}": json.dumps([row[c] for row in rows]) for c in docs})
+    return stmt, params
 
-        columns = list(rows[0])
-        # A JSON column travels as one JSON array document for all rows (one
-        # json.dumps in C, one parse in PostgreSQL), its elements joined to the
-        # other columns' unnested arrays by position.
-        docs = [c for c in columns if isinstance(table.c[c].type.dialect_impl(dialect), JSON)]
-        plain = [c for c in columns if c not in docs]
-        arrays = [bindparam(f"a_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in plain]
-        unnested = func.unnest(*arrays).table_valued(*plain, with_ordinality="n").render_derived()
-        values: dict[str, Any] = {c: unnested.c[c] for c in plain}
-        joined: Any = unnested
-        for c in docs:
-            document = sql_cast(bindparam(f"d_{c}", type_=Text), postgresql.JSONB)
-            elements = (
-                func.jsonb_array_elements(document)
-                .table_valued("value", with_ordinality="n")
-                .render_derived()
-            )
-            joined = joined.join(elements, elements.c.n == unnested.c.n)
-            values[c] = func.nullif(elements.c.value, literal_column("'null'::jsonb"))
-        source = select(*(values[c] for c in columns)).select_from(joined)
-        stmt = postgresql.insert(table).from_select(columns, source)
-        params = {f"a_{c}": [row[c] for row in rows] for c in plain}
-        params.update({f"d_{c}": json.dumps([row[c] for row in rows]) for c in docs})
-    elif name == "sqlite":
+
+@functools.lru_cache(maxsize=64)
+def new_rows_insert(
+    model: type[Any], dialect: Dialect, columns: tuple[str, ...], conflict: tuple[str, ...]
+) -> Any:
+    """The INSERT of ``insert_new`` for rows of ``columns``, built once per shape (and
+    engine's dialect): a batch's cost is then its parameters, not building the
+    statement and its cache key again (SQLAlchemy memoizes the key on the object)."""
+    table = model.__table__
+    if dialect.name == "sqlite":
         from sqlalchemy.dialects import sqlite
 
-        stmt, params = sqlite.insert(table), rows
-    else:  # pragma: no cover
-        raise NotImplementedError(f"unsupported database {name!r}: use PostgreSQL or SQLite")
-    return stmt.on_conflict_do_nothing(index_elements=list(conflict)), params
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    if dialect.name != "postgresql":  # pragma: no cover
+        raise NotImplementedError(
+            f"unsupported database {dialect.name!r}: use PostgreSQL or SQLite"
+        )
+    from sqlalchemy.dialects import postgresql
+
+    # A JSON column travels as one JSON array document for all rows (one json.dumps
+    # in C, one parse in PostgreSQL), its elements joined to the other columns'
+    # unnested arrays by position.
+    docs = _json_columns(model, dialect, columns)
+    plain = [c for c in columns if c not in docs]
+    arrays = [bindparam(f"a_{c}", type_=postgresql.ARRAY(table.c[c].type)) for c in plain]
+    unnested = func.unnest(*arrays).table_valued(*plain, with_ordinality="n").render_derived()
+    values: dict[str, Any] = {c: unnested.c[c] for c in plain}
+    joined: Any = unnested
+    for c in docs:
+        document = sql_cast(bindparam(f"d_{c}", type_=Text), postgresql.JSONB)
+        elements = (
+            func.jsonb_array_elements(document)
+            .table_valued("value", with_ordinality="n")
+            .render_derived()
+        )
+        joined = joined.join(elements, elements.c.n == unnested.c.n)
+        values[c] = func.nullif(elements.c.value, literal_column("'null'::jsonb"))
+    source = select(*(values[c] for c in columns)).select_from(joined)
+    stmt = postgresql.insert(table).from_select(list(columns), source)
+    return stmt.on_conflict_do_nothing(index_elements=list(conflict))
+
+
+@functools.lru_cache(maxsize=64)
+def _json_columns(model: type[Any], dialect: Dialect, columns: tuple[str, ...]) -> frozenset[str]:
+    """Which of ``columns`` are JSON on ``dialect``."""
+    table = model.__table__
+    return frozenset(c for c in columns if isinstance(table.c[c].type.dialect_impl(dialect), JSON))
 
 
 def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
