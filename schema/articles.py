@@ -122,7 +122,7 @@ def mark_articles_failed(session: Session, ids: Sequence[int], reason: str) -> N
     """Give up on the articles ``ids``: ``failed_reason`` and ``failed_at`` (now) set."""
     session.execute(
         update(Article)
-        .where(Article.id.in_(list(ids)))
+        .where(one_of(session, Article.id, list(ids)))
         .values(failed_reason=reason, failed_at=dt.datetime.now(dt.UTC))
     )
 
